@@ -1,0 +1,7 @@
+"""mlportfolio: render a finished, explainable ML portfolio project in one command."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]

@@ -1,0 +1,3 @@
+from mlportfolio.cli import main
+
+main()

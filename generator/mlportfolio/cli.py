@@ -1,0 +1,189 @@
+"""The ``mlportfolio`` command line: a thin typer layer over the generator's functions.
+
+Every command calls one function that tests also call directly; this module only
+parses options, prints results and turns ``MlportfolioError`` into one red line.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+
+from mlportfolio import __version__
+from mlportfolio.answers import UserInputs
+from mlportfolio.errors import MlportfolioError, UsageError
+from mlportfolio.kinds import KINDS
+from mlportfolio.render import NewProject, RenderedProject, is_interactive, new_project
+
+app = typer.Typer(
+    name="mlportfolio",
+    help="Render a finished, deployable, explainable ML portfolio project in one command.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+_out = Console(highlight=False)
+_err = Console(stderr=True, highlight=False)
+_state = {"debug": False}
+
+
+def _version(value: bool) -> None:
+    if value:
+        _out.print(f"mlportfolio {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the full traceback when something fails.")
+    ] = False,
+) -> None:
+    """Render a finished, deployable, explainable ML portfolio project in one command."""
+    _state["debug"] = debug
+
+
+def _fail(error: MlportfolioError) -> NoReturn:
+    if _state["debug"]:
+        raise error
+    _err.print(f"[red]error:[/red] {error.message}", soft_wrap=True)
+    raise typer.Exit(error.exit_code)
+
+
+def _parse_set(pairs: list[str]) -> dict[str, str]:
+    answers = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--set {pair!r} is not KEY=VALUE", "write it as --set key=value")
+        answers[key.strip()] = value
+    return answers
+
+
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+def new(
+    ctx: typer.Context,
+    kind: Annotated[str, typer.Argument(help=f"Project kind: {', '.join(KINDS)}.")],
+    dest: Annotated[Path, typer.Argument(help="New folder to create (must not exist).")],
+    name: Annotated[
+        str | None, typer.Option(help="Project name (default: DEST's folder name).")
+    ] = None,
+    defaults: Annotated[
+        bool, typer.Option("--defaults", help="Accept every default; ask no questions.")
+    ] = False,
+    data: Annotated[
+        Path | None, typer.Option(help="classifier/finetune: your CSV file.")
+    ] = None,
+    target: Annotated[
+        str | None, typer.Option(help="classifier: the column to predict.")
+    ] = None,
+    positive_class: Annotated[
+        str | None, typer.Option(help="classifier: the label value that counts as positive.")
+    ] = None,
+    corpus: Annotated[
+        Path | None, typer.Option(help="rag: folder of .md/.rst/.txt/.html/.pdf documents.")
+    ] = None,
+    text_col: Annotated[str | None, typer.Option(help="finetune: the text column.")] = None,
+    label_col: Annotated[str | None, typer.Option(help="finetune: the label column.")] = None,
+    base_model: Annotated[
+        str | None, typer.Option(help="finetune: Hugging Face model name for the LLM track.")
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Answer a template question: --set key=value (repeatable); "
+            "--data-key=value is accepted too.",
+        ),
+    ] = None,
+) -> None:
+    """Create a new project of KIND in DEST.
+
+    Example: mlportfolio new classifier credit-risk --defaults
+    """
+    try:
+        answers = _parse_set(list(set_ or []) + _data_key_options(ctx.args))
+        project = new_project(
+            NewProject(
+                kind=kind,
+                dest=dest,
+                name=name,
+                defaults=defaults or not is_interactive(),
+                inputs=UserInputs(
+                    data=data,
+                    target=target,
+                    positive_class=positive_class,
+                    corpus=corpus,
+                    text_col=text_col,
+                    label_col=label_col,
+                    base_model=base_model,
+                ),
+                answers=answers,
+            )
+        )
+    except MlportfolioError as error:
+        _fail(error)
+    except KeyboardInterrupt:
+        _err.print("[red]interrupted:[/red] nothing was written")
+        raise typer.Exit(130) from None
+    _report(project, dest)
+
+
+def _data_key_options(extra: list[str]) -> list[str]:
+    """``--data-key=value`` extra options, as ``key=value`` pairs."""
+    pairs = []
+    for arg in extra:
+        if not arg.startswith("--data-") or "=" not in arg:
+            raise UsageError(f"unexpected argument {arg!r}", "see `mlportfolio new --help`")
+        key, _, value = arg.removeprefix("--data-").partition("=")
+        pairs.append(f"{key.replace('-', '_')}={value}")
+    return pairs
+
+
+def _report(project: RenderedProject, dest: Path) -> None:
+    for warning in project.warnings:
+        _err.print(f"[yellow]warning:[/yellow] {warning}", soft_wrap=True)
+    _out.print(
+        f"[green]Created[/green] {project.kind.name} project [bold]{project.package}[/bold] "
+        f"in {project.path}"
+    )
+    first, second = project.kind.next_steps
+    _out.print("Next:")
+    for step in (f"cd {dest} && make install", first, second):
+        _out.print(f"  {step}", soft_wrap=True)
+
+
+@app.command("list")
+def list_kinds() -> None:
+    """List the project templates, one line each."""
+    width = max(len(name) for name in KINDS)
+    for kind in KINDS.values():
+        _out.print(f"{kind.name:<{width}}  {kind.summary}", soft_wrap=True)
+
+
+def main() -> None:
+    """Console-script entry point: no traceback for anything unless --debug."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        _err.print("[red]interrupted:[/red] nothing was written")
+        sys.exit(130)
+    except Exception as error:
+        if "--debug" in sys.argv:
+            raise
+        _err.print(
+            f"[red]internal error:[/red] {type(error).__name__}: {error}; "
+            "rerun with --debug and report the traceback",
+            soft_wrap=True,
+        )
+        sys.exit(1)
