@@ -26,8 +26,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-_out = Console(highlight=False)
-_err = Console(stderr=True, highlight=False)
+_out = Console(highlight=False, soft_wrap=True)
+_err = Console(stderr=True, highlight=False, soft_wrap=True)
 _state = {"debug": False}
 
 
@@ -54,7 +54,7 @@ def _root(
 def _fail(error: MlportfolioError) -> NoReturn:
     if _state["debug"]:
         raise error
-    _err.print(f"[red]error:[/red] {error.message}", soft_wrap=True)
+    _err.print(f"[red]error:[/red] {error.message}")
     raise typer.Exit(error.exit_code)
 
 
@@ -81,12 +81,8 @@ def new(
     defaults: Annotated[
         bool, typer.Option("--defaults", help="Accept every default; ask no questions.")
     ] = False,
-    data: Annotated[
-        Path | None, typer.Option(help="classifier/finetune: your CSV file.")
-    ] = None,
-    target: Annotated[
-        str | None, typer.Option(help="classifier: the column to predict.")
-    ] = None,
+    data: Annotated[Path | None, typer.Option(help="classifier/finetune: your CSV file.")] = None,
+    target: Annotated[str | None, typer.Option(help="classifier: the column to predict.")] = None,
     positive_class: Annotated[
         str | None, typer.Option(help="classifier: the label value that counts as positive.")
     ] = None,
@@ -152,7 +148,7 @@ def _data_key_options(extra: list[str]) -> list[str]:
 
 def _report(project: RenderedProject, dest: Path) -> None:
     for warning in project.warnings:
-        _err.print(f"[yellow]warning:[/yellow] {warning}", soft_wrap=True)
+        _err.print(f"[yellow]warning:[/yellow] {warning}")
     _out.print(
         f"[green]Created[/green] {project.kind.name} project [bold]{project.package}[/bold] "
         f"in {project.path}"
@@ -160,7 +156,7 @@ def _report(project: RenderedProject, dest: Path) -> None:
     first, second = project.kind.next_steps
     _out.print("Next:")
     for step in (f"cd {dest} && make install", first, second):
-        _out.print(f"  {step}", soft_wrap=True)
+        _out.print(f"  {step}")
 
 
 @app.command("list")
@@ -168,7 +164,7 @@ def list_kinds() -> None:
     """List the project templates, one line each."""
     width = max(len(name) for name in KINDS)
     for kind in KINDS.values():
-        _out.print(f"{kind.name:<{width}}  {kind.summary}", soft_wrap=True)
+        _out.print(f"{kind.name:<{width}}  {kind.summary}")
 
 
 def main() -> None:

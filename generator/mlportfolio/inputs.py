@@ -169,8 +169,7 @@ def class_balance(
         )
     if len(counts) > MAX_CLASSES:
         raise DataError(
-            f"label column {label!r} has {len(counts)} distinct values, "
-            "too many for a classifier",
+            f"label column {label!r} has {len(counts)} distinct values, too many for a classifier",
             f"pick a categorical column or bin it into at most {MAX_CLASSES} classes",
         )
     needed = min_rows_per_class(cv_folds, test_size)
@@ -201,8 +200,9 @@ def id_like_columns(table: CsvTable, exclude: set[str]) -> list[str]:
     """Columns that identify rows rather than describe them (warn and drop them).
 
     An ID column memorises rows: it can only leak or overfit. A column counts as an ID
-    when its name says so or when every row has a distinct non-numeric-looking value
-    or a distinct integer.
+    when its name says so, when every row has a distinct non-numeric value, or when it
+    is a distinct integer counter (a range of consecutive numbers, or increasing with
+    the row order).
     """
     found = []
     n_rows = len(table.rows)
@@ -213,11 +213,15 @@ def id_like_columns(table: CsvTable, exclude: set[str]) -> list[str]:
         if _ID_NAME.search(column) and len(set(values)) > 0.9 * n_rows:
             found.append(column)
             continue
-        if n_rows >= 20 and len(values) == n_rows and len(set(values)) == n_rows:
-            if all(_is_int(value) for value in values) or not any(
-                _is_float(value) for value in values
-            ):
+        if n_rows < 20 or len(values) != n_rows or len(set(values)) != n_rows:
+            continue
+        if all(_is_int(value) for value in values):
+            numbers = [int(value) for value in values]
+            # a counter (1..n, or increasing with row order), not a measurement
+            if max(numbers) - min(numbers) + 1 == n_rows or numbers == sorted(numbers):
                 found.append(column)
+        elif not any(_is_float(value) for value in values):
+            found.append(column)
     return found
 
 

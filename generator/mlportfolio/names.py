@@ -8,9 +8,7 @@ import sys
 
 from mlportfolio.errors import ProjectNameError
 
-NAME_RULE = (
-    "use 1-40 characters: letters, digits, '-', '_' or spaces, starting with a letter"
-)
+NAME_RULE = "use 1-40 characters: letters, digits, '-', '_' or spaces, starting with a letter"
 
 # Packages the rendered projects import: a project named like one of them would
 # shadow it (``import mlflow`` would import the user's own package).

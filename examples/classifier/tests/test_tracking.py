@@ -1,0 +1,16 @@
+from pathlib import Path
+
+from credit_risk import tracking
+
+
+def test_fingerprint_changes_when_data_changes(tmp_path: Path) -> None:
+    data = tmp_path / "data.csv"
+    data.write_text("a,b\n1,2\n")
+    before = tracking.fingerprint(data)
+    data.write_text("a,b\n1,3\n")
+    assert tracking.fingerprint(data) != before
+
+
+def test_tracking_defaults_to_local_sqlite(monkeypatch) -> None:
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert tracking.DEFAULT_TRACKING_URI.startswith("sqlite:///")
