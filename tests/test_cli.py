@@ -56,9 +56,12 @@ def test_new_renders_a_committed_project_and_prints_next_steps(
     assert answers["template_version"] == __version__
     assert not any(key.startswith("_") for key in answers)
     log = subprocess.run(
-        ["git", "log", "--format=%s"], cwd=dest, capture_output=True, text=True, check=True
+        ["git", "log", "--format=%B"], cwd=dest, capture_output=True, text=True, check=True
     )
-    assert log.stdout.strip() == f"Initial commit: mlportfolio {__version__} {kind} template"
+    assert log.stdout.strip() == (
+        f"Initial commit: mlportfolio {__version__} {kind} template\n\n"
+        f"Mlportfolio-Pristine: {__version__}"
+    )
     status = subprocess.run(
         ["git", "status", "--porcelain"], cwd=dest, capture_output=True, text=True, check=True
     )

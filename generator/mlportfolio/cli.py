@@ -18,6 +18,7 @@ from mlportfolio.answers import UserInputs
 from mlportfolio.errors import MlportfolioError, UsageError
 from mlportfolio.kinds import KINDS
 from mlportfolio.render import NewProject, RenderedProject, is_interactive, new_project
+from mlportfolio.update import update_project
 
 app = typer.Typer(
     name="mlportfolio",
@@ -159,6 +160,43 @@ def _report(project: RenderedProject, dest: Path) -> None:
         _out.print(f"  {step}")
 
 
+@app.command()
+def update(
+    path: Annotated[Path, typer.Argument(help="The generated project.")] = Path(),
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would change; write nothing.")
+    ] = False,
+) -> None:
+    """Merge the installed template version into a generated project, keeping your edits.
+
+    Example: mlportfolio update ~/credit-risk --dry-run
+    """
+    try:
+        result = update_project(path, dry_run=dry_run)
+    except MlportfolioError as error:
+        _fail(error)
+    verb = "would change" if dry_run else "changed"
+    if not result.changed:
+        _out.print(f"{result.path.name} is up to date with template {result.new_version}")
+        return
+    _out.print(
+        f"template {result.old_version} -> {result.new_version} {verb} "
+        f"{len(result.changed)} file(s):"
+    )
+    for changed in result.changed:
+        _out.print(f"  {changed}")
+    if result.conflicts:
+        _err.print(
+            f"[red]{len(result.conflicts)} conflict(s)[/red]"
+            + (" expected" if dry_run else ": edit the conflict markers, then `git commit`")
+        )
+        for conflict in result.conflicts:
+            _err.print(f"  {conflict}")
+        raise typer.Exit(1)
+    if not dry_run:
+        _out.print("[green]Merged[/green] and committed; review it with `git show --stat`")
+
+
 @app.command("list")
 def list_kinds() -> None:
     """List the project templates, one line each."""
@@ -180,6 +218,5 @@ def main() -> None:
         _err.print(
             f"[red]internal error:[/red] {type(error).__name__}: {error}; "
             "rerun with --debug and report the traceback",
-            soft_wrap=True,
         )
-        sys.exit(1)
+        sys.exit(70)

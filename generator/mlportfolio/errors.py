@@ -7,12 +7,13 @@ Exit codes (also listed in README.md):
 
 ====  =========================================================
 0     success
-1     unexpected internal error (a bug: please report it, run with --debug)
+1     findings: ``update`` left merge conflicts, ``check`` found problems
 2     usage error: unknown command, option or KIND; option for the wrong KIND
-3     destination refused: exists and is not empty, not writable, bad name
+3     destination or project refused: exists and is not empty, not writable, bad
+      name; not a generated project, uncommitted changes, newer template version
 4     input data refused: missing, unreadable, empty, not CSV, bad column
 5     template could not be rendered
-6     project check found problems (``mlportfolio check``)
+70    unexpected internal error (a bug: rerun with --debug and report it)
 130   interrupted (Ctrl-C); nothing was left behind
 ====  =========================================================
 """
@@ -23,7 +24,7 @@ from __future__ import annotations
 class MlportfolioError(Exception):
     """Base class: a problem the user can fix, described in one line."""
 
-    exit_code: int = 1
+    exit_code: int = 70
 
     def __init__(self, problem: str, fix: str = "") -> None:
         self.problem = problem

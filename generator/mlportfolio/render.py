@@ -76,15 +76,21 @@ def new_project(request: NewProject) -> RenderedProject:
     with _staging_area(dest) as staging:
         project = staging / "project"
         render_template(project, data, user_defaults, defaults=request.defaults)
+        commit = None
+        use_git = request.git and gitrepo.git_available()
+        if use_git:
+            # The first commit is the pristine render: `mlportfolio update` merges the
+            # next template version against it, so user data must come in a later one.
+            subject = f"Initial commit: mlportfolio {__version__} {kind.name} template"
+            commit = gitrepo.init_and_commit(
+                project, gitrepo.pristine_message(subject, __version__)
+            )
         for source, relative in prepared.copies:
             target = project / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, target)
-        commit = None
-        if request.git and gitrepo.git_available():
-            commit = gitrepo.init_and_commit(
-                project, f"Initial commit: mlportfolio {__version__} {kind.name} template"
-            )
+        if use_git and prepared.copies:
+            commit = gitrepo.commit_all(project, "Add the data set given on the command line")
         _move_into_place(project, dest)
     return RenderedProject(dest, kind, package, prepared.warnings, commit)
 
@@ -95,11 +101,13 @@ def render_template(
     user_defaults: dict[str, Any] | None = None,
     *,
     defaults: bool = True,
+    template_root: Path | None = None,
 ) -> None:
-    """Run copier on the bundled template root; copier errors become ``RenderError``."""
+    """Run copier on the template root (the bundled one unless given); copier errors
+    become ``RenderError``."""
     try:
         copier.run_copy(
-            str(templates.template_root()),
+            str(template_root or templates.template_root()),
             project,
             data=data,
             user_defaults=user_defaults or {},
