@@ -12,9 +12,11 @@ from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from mlportfolio import __version__
 from mlportfolio.answers import UserInputs
+from mlportfolio.check import Report, check_project
 from mlportfolio.errors import MlportfolioError, UsageError
 from mlportfolio.kinds import KINDS
 from mlportfolio.render import NewProject, RenderedProject, is_interactive, new_project
@@ -195,6 +197,54 @@ def update(
         raise typer.Exit(1)
     if not dry_run:
         _out.print("[green]Merged[/green] and committed; review it with `git show --stat`")
+
+
+@app.command()
+def check(
+    path: Annotated[Path, typer.Argument(help="The generated project.")] = Path(),
+    as_json: Annotated[bool, typer.Option("--json", help="Print the findings as JSON.")] = False,
+) -> None:
+    """Lint the README walkthrough before you share the repo (exit 1 on findings).
+
+    Example: mlportfolio check ~/credit-risk
+    """
+    try:
+        report = check_project(path)
+    except MlportfolioError as error:
+        _fail(error)
+    if as_json:
+        _out.print_json(report.to_json())
+    else:
+        _print_report(report)
+    if report.findings:
+        raise typer.Exit(1)
+
+
+def _print_report(report: Report) -> None:
+    if report.findings:
+        table = Table("rule", "where", "problem", "fix", title="mlportfolio check")
+        for finding in report.findings:
+            table.add_row(
+                finding.rule, f"{finding.path}:{finding.line}", finding.problem, finding.fix
+            )
+        _out.print(table)
+    low, high = report.speaking_minutes
+    _out.print(
+        f"Speaking time: {low}-{high} min for {report.spoken_words} words "
+        "at 160-130 words/min (target 5-7 min)"
+    )
+    for note in report.notes:
+        _out.print(f"[yellow]note:[/yellow] {note}")
+    if report.resume_bullets:
+        _out.print("Resume bullets (from your logged numbers):")
+        for bullet in report.resume_bullets:
+            _out.print(f"  - {bullet}")
+    verdict = (
+        f"[red]{len(report.findings)} finding(s)[/red]"
+        if report.findings
+        else "[green]ready[/green]"
+    )
+    _out.print(verdict)
 
 
 @app.command("list")
