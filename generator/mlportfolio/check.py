@@ -35,7 +35,7 @@ _TRADEOFF = re.compile(
     r"\bvs\.?\b|versus|lost to|gave up|\bslower\b|\bfaster\b",
     re.IGNORECASE,
 )
-_NUMBER = re.compile(r"(?<![\w.])(\d*\.\d+|\d+(?:\.\d+)?%)(?![\w.])")
+_NUMBER = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?%|\d*\.\d+)(?![\w.])")
 _LINK = re.compile(r"(?<!!)\[[^\]]+\]\(([^)\s]+)\)")
 _LINE_ANCHOR = re.compile(r"^L(\d+)(?:-L(\d+))?$")
 

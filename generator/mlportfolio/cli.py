@@ -239,12 +239,10 @@ def _print_report(report: Report) -> None:
         _out.print("Resume bullets (from your logged numbers):")
         for bullet in report.resume_bullets:
             _out.print(f"  - {bullet}")
-    verdict = (
-        f"[red]{len(report.findings)} finding(s)[/red]"
-        if report.findings
-        else "[green]ready[/green]"
-    )
-    _out.print(verdict)
+    if report.findings:
+        _out.print(f"[red]{len(report.findings)} finding(s)[/red]")
+    else:
+        _out.print("[green]ready to walk through[/green]")
 
 
 @app.command("list")

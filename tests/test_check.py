@@ -1,0 +1,168 @@
+"""`mlportfolio check`: each rule has a failing and a passing fixture."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from typer.testing import Result
+
+from mlportfolio.check import check_project, slug
+
+Cli = Callable[..., Result]
+
+SITUATION = (
+    "Loan officers approve credit by hand, and every missed defaulter costs the lender "
+    "the unpaid balance, while a good applicant turned away costs only a margin. "
+)
+FILLER = "We measured it on the holdout set and compared it with the baseline model. " * 4
+
+
+def _readme(
+    *,
+    situation: str = SITUATION * 8,
+    action: str = "I chose boosting instead of the linear model, at the cost of "
+    "explainability, because it was clearly better. " * 6,
+    result: str = "Holdout PR-AUC was 0.61 against 0.52 for the baseline. " + FILLER * 3,
+    reflection: str = "Target encoding overfitted the small categories, so I dropped it; "
+    "next I would add monotonic constraints and a drift monitor. " * 4,
+    extra: str = "",
+) -> str:
+    return f"""# Credit risk
+
+<!-- walkthrough:start -->
+## Situation: the problem
+
+{situation}
+
+## Task: the data
+
+{FILLER * 6}
+
+<!-- auto:dataset -->
+| rows | 4454 |
+<!-- /auto:dataset -->
+
+## Action: the model and the one tradeoff
+
+{action}
+
+## Result: one number
+
+{result}
+
+<!-- auto:headline -->
+**Headline:** PR-AUC 0.612 (run abc).
+<!-- /auto:headline -->
+
+## Reflection: what didn't work
+
+{reflection}
+<!-- walkthrough:end -->
+
+## Evidence
+
+- [leakage](src/pkg/train.py#L2)
+- [the notes](docs/notes.md#the-threshold)
+{extra}
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "src" / "pkg").mkdir(parents=True)
+    (tmp_path / "src" / "pkg" / "train.py").write_text("import x\npipeline.fit(X, y)\n")
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "notes.md").write_text("# Notes\n\n## The threshold\n")
+    (tmp_path / ".copier-answers.yml").write_text(
+        'kind: "classifier"\ndata_file: "data/raw/mine.csv"\n'
+    )
+    with sqlite3.connect(tmp_path / "mlflow.db") as db:
+        db.execute("CREATE TABLE latest_metrics (run_uuid TEXT, key TEXT, value REAL)")
+        db.executemany(
+            "INSERT INTO latest_metrics VALUES (?, ?, ?)",
+            [("abc", "test_pr_auc", 0.6123), ("abc", "baseline_test_pr_auc", 0.5181)],
+        )
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "walkthrough.json").write_text(
+        json.dumps({"metrics": {"test_pr_auc": 0.6123}, "resume_bullets": ["one", "two"]})
+    )
+    return tmp_path
+
+
+def _rules(project: Path, readme: str) -> list[str]:
+    (project / "README.md").write_text(readme)
+    return [finding.rule for finding in check_project(project).findings]
+
+
+def test_a_filled_readme_passes(project: Path) -> None:
+    assert _rules(project, _readme()) == []
+
+
+@pytest.mark.parametrize(
+    ("rule", "readme"),
+    [
+        ("placeholder", _readme(situation="> TODO(you): who is hurt?\n\n" + SITUATION * 8)),
+        ("no-number", _readme(result=FILLER * 3).replace("PR-AUC 0.612 (run abc).", "soon")),
+        ("unverified-number", _readme(result="Holdout PR-AUC was 0.93, a record. " + FILLER * 3)),
+        ("no-tradeoff", _readme(action="I chose boosting because it was better. " * 8)),
+        ("no-reflection", _readme(reflection="It worked.")),
+        ("broken-link", _readme(extra="- [gone](src/pkg/missing.py)")),
+        ("broken-link", _readme(extra="- [past the end](src/pkg/train.py#L99)")),
+        ("broken-link", _readme(extra="- [no heading](docs/notes.md#nope)")),
+        ("speaking-time", _readme(situation="Short.", result="PR-AUC 0.61.", action="X vs Y.")),
+        ("speaking-time", _readme(situation=SITUATION * 60)),
+        ("page-budget", _readme(extra="word " * 1500)),
+        ("structure", _readme().replace("## Reflection", "## Later")),
+    ],
+)
+def test_each_rule_fails_its_fixture(project: Path, rule: str, readme: str) -> None:
+    assert rule in _rules(project, readme)
+
+
+def test_numbers_match_logged_metrics_within_rounding(project: Path) -> None:
+    for shown in ("0.61", ".612", "61%", "61.2%", "0.52"):
+        readme = _readme(result=f"Holdout PR-AUC was {shown} overall. " + FILLER * 3)
+        assert "unverified-number" not in _rules(project, readme), shown
+
+
+def test_cli_prints_speaking_time_and_resume_bullets_and_exits_zero(
+    project: Path, run_cli: Cli
+) -> None:
+    (project / "README.md").write_text(_readme())
+    result = run_cli("check", project)
+    assert result.exit_code == 0, result.stdout
+    assert "Speaking time:" in result.stdout
+    assert "- one" in result.stdout
+    assert "ready to walk through" in result.stdout
+
+
+def test_cli_exits_one_on_findings_and_json_lists_them(project: Path, run_cli: Cli) -> None:
+    (project / "README.md").write_text(_readme(reflection="It worked."))
+    result = run_cli("check", project, "--json")
+    assert result.exit_code == 1
+    findings = json.loads(result.stdout)["findings"]
+    assert [finding["rule"] for finding in findings] == ["no-reflection"]
+    assert findings[0]["line"] > 0
+
+
+def test_cli_exits_two_without_a_readme(tmp_path: Path, run_cli: Cli) -> None:
+    result = run_cli("check", tmp_path)
+    assert result.exit_code == 2
+    assert "has no README.md" in result.stderr
+
+
+def test_default_data_set_is_noted(project: Path) -> None:
+    (project / ".copier-answers.yml").write_text(
+        'kind: "classifier"\ndata_file: "data/raw/credit_data.csv"\n'
+    )
+    (project / "README.md").write_text(_readme(situation="> TODO(you): who?\n" + SITUATION * 8))
+    notes = check_project(project).notes
+    assert any("still looks like the template" in note for note in notes)
+
+
+def test_slug_matches_github_anchors() -> None:
+    assert slug("Why PR-AUC, not accuracy?") == "why-pr-auc-not-accuracy"
