@@ -10,6 +10,8 @@ from pathlib import Path
 
 _FALLBACK_IDENTITY = ("-c", "user.name=mlportfolio", "-c", "user.email=mlportfolio@localhost")
 PRISTINE_TRAILER = "Mlportfolio-Pristine"
+# Commits the tool makes on its own must not stop to ask for a signing passphrase.
+_UNSIGNED = ("-c", "commit.gpgsign=false")
 
 
 def git_available() -> bool:
@@ -58,7 +60,7 @@ def commit_all(repo: Path, message: str) -> str:
     a commit never fails on a fresh machine.
     """
     git(repo, "add", "--all")
-    git(repo, *identity(repo), "commit", "--quiet", "--no-verify", "--message", message)
+    git(repo, *identity(repo), *_UNSIGNED, "commit", "--quiet", "--no-verify", "-m", message)
     return git(repo, "rev-parse", "HEAD")
 
 

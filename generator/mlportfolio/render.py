@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -76,23 +77,39 @@ def new_project(request: NewProject) -> RenderedProject:
     with _staging_area(dest) as staging:
         project = staging / "project"
         render_template(project, data, user_defaults, defaults=request.defaults)
-        commit = None
-        use_git = request.git and gitrepo.git_available()
+        commit = _commit(project, kind, prepared.copies, use_git=request.git)
+        _move_into_place(project, dest)
+    return RenderedProject(dest, kind, package, prepared.warnings, commit)
+
+
+def _commit(
+    project: Path, kind: Kind, copies: list[tuple[Path, str]], *, use_git: bool
+) -> str | None:
+    """Start the project's history and copy the user's files in; return the commit.
+
+    The first commit is the pristine render: `mlportfolio update` merges the next
+    template version against it, so the user's data comes in a second commit.
+    """
+    commit = None
+    use_git = use_git and gitrepo.git_available()
+    try:
         if use_git:
-            # The first commit is the pristine render: `mlportfolio update` merges the
-            # next template version against it, so user data must come in a later one.
             subject = f"Initial commit: mlportfolio {__version__} {kind.name} template"
-            commit = gitrepo.init_and_commit(
-                project, gitrepo.pristine_message(subject, __version__)
-            )
-        for source, relative in prepared.copies:
+            message = gitrepo.pristine_message(subject, __version__)
+            commit = gitrepo.init_and_commit(project, message)
+        for source, relative in copies:
             target = project / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, target)
-        if use_git and prepared.copies:
+        if use_git and copies:
             commit = gitrepo.commit_all(project, "Add the data set given on the command line")
-        _move_into_place(project, dest)
-    return RenderedProject(dest, kind, package, prepared.warnings, commit)
+    except subprocess.CalledProcessError as error:
+        detail = (error.stderr or "").strip().splitlines()[-1:] or ["no output"]
+        raise RenderError(
+            f"git could not commit the new project: {detail[0]}",
+            "check `git config --list` (identity, hooks, signing) and try again",
+        ) from None
+    return commit
 
 
 def render_template(
