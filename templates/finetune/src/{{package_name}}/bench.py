@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 from . import data, features, model, train
 from .config import Settings
 
-Predict = Callable[[list[str]], list[str]]
+Predict = Callable[..., list[str]]  # texts in, labels out
 
 
 @dataclass(frozen=True)

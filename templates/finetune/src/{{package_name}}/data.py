@@ -46,7 +46,8 @@ def load(settings: Settings) -> pd.DataFrame:
     for column in (settings.text_col, settings.label_col):
         if column not in frame.columns:
             raise DataError(f"column {column!r} not in {settings.data_file.name}: {list(frame)}")
-    frame = frame[[settings.text_col, settings.label_col]].set_axis([TEXT, LABEL], axis=1)
+    frame = frame.loc[:, [settings.text_col, settings.label_col]]
+    frame = frame.set_axis([TEXT, LABEL], axis=1)
     frame[TEXT] = frame[TEXT].str.strip()
     frame[LABEL] = frame[LABEL].str.strip()
     frame = frame[(frame[TEXT] != "") & (frame[LABEL] != "")]

@@ -126,7 +126,7 @@ def torch_threads(n: int) -> Iterator[None]:
 
 
 def latency_ms(
-    predict: Callable[[list[str]], object], texts: Sequence[str], threads: int = 1
+    predict: Callable[..., object], texts: Sequence[str], threads: int = 1
 ) -> dict[str, float]:
     """Per-text latency, one text per call (how an API sees it): p50, p99 in ms, texts/s.
 

@@ -11,21 +11,17 @@ the service slow for everyone; bad input gets a 4xx with a reason, never a 500.
 # No `from __future__ import annotations` here: FastAPI reads the request models built
 # inside create_app from the handlers' annotations at definition time.
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 import torch
 from fastapi import FastAPI, HTTPException, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import __version__, model
 from .config import Settings
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 
 class Prediction(BaseModel):
@@ -46,7 +42,7 @@ class BodySizeLimit:
     Checked before JSON parsing, so a 1 GB body is refused without being read into memory.
     """
 
-    def __init__(self, app: Callable[..., Awaitable[None]], max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
 

@@ -60,8 +60,8 @@ def fine_tune(
     train: pd.DataFrame,
     val: pd.DataFrame,
     settings: Settings,
-    on_step: Callable[[int, float], None] = lambda step, loss: None,
-    on_epoch: Callable[[Epoch], None] = lambda epoch: None,
+    on_step: Callable[..., None] = lambda step, loss: None,
+    on_epoch: Callable[..., None] = lambda epoch: None,
 ) -> list[Epoch]:
     """Train every weight with AdamW; stop when validation accuracy stops improving.
 
@@ -69,6 +69,7 @@ def fine_tune(
     recipe that keeps a pre-trained encoder from forgetting what it knew; early stopping on
     a validation split (never the test split) decides the number of epochs; the weights of
     the best epoch are restored, so the saved model is the one that was validated.
+    ``on_step(step, loss)`` and ``on_epoch(epoch)`` let the caller log (to MLflow).
     """
     net = predictor.model
     label_ids = {label: i for i, label in enumerate(predictor.labels)}
