@@ -39,22 +39,27 @@ class FastModel:
             self._scorer = _LinearScorer(pipeline, schema)
 
     def encode(self, records: Sequence[Record]) -> np.ndarray:
-        """Numbers as floats (missing -> NaN), categories as level codes (unknown -> NaN)."""
-        matrix = np.empty((len(records), len(self._numeric) + len(self._codes)))
-        for row, record in enumerate(records):
-            values = matrix[row]
-            for column, name in enumerate(self._numeric):
-                value = record.get(name)
-                values[column] = np.nan if value is None else value
-            offset = len(self._numeric)
-            for column, (name, codes) in enumerate(self._codes, start=offset):
-                value = record.get(name)
-                values[column] = np.nan if value is None else codes.get(str(value), np.nan)
-        return matrix
+        """Numbers as floats (missing -> NaN), categories as level codes (unknown -> NaN).
+
+        Column by column: one list comprehension per feature is several times faster
+        than a Python loop over every cell, and ``float`` arrays turn ``None`` into NaN.
+        """
+        columns = [np.array([r.get(name) for r in records], dtype=float) for name in self._numeric]
+        for name, codes in self._codes:
+            values = [r.get(name) for r in records]
+            columns.append(np.array([_code(codes, value) for value in values], dtype=float))
+        return np.column_stack(columns) if columns else np.empty((len(records), 0))
 
     def predict_proba(self, records: Sequence[Record]) -> np.ndarray:
         """Class probabilities, one row per record, columns in ``classes`` order."""
         return self._scorer(self.encode(records))
+
+
+def _code(codes: dict[str, float], value: Any) -> float:
+    """The level's code; NaN for missing or unseen. ``7`` and ``"7"`` are the same level."""
+    if value is None:
+        return np.nan
+    return codes.get(value if isinstance(value, str) else str(value), np.nan)
 
 
 class _BoosterScorer:

@@ -1,18 +1,18 @@
 """Request and response models, generated from the training schema at start-up.
 
 Every feature becomes a typed field: a finite float for numbers, a string for
-categories (the levels seen in training are listed as an enum in the OpenAPI docs, but
-an unseen value is still accepted and predicted, as "unknown"). Fields are optional only
+categories. The levels seen in training are published as an enum in the OpenAPI docs,
+but validation accepts any string: an unseen value is predicted as "unknown" (what the
+pipeline does too) instead of refusing a customer because the data moved. Fields are optional only
 where training data had missing values, and unknown fields are rejected, so a typo in a
 column name is a 422 naming the field, not a silent default.
 """
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model
 
 from .data import Schema
 
@@ -37,8 +37,9 @@ def record_model(schema: Schema) -> type[BaseModel]:
     fields: dict[str, Any] = {}
     for index, name in enumerate(schema.features):
         if name in schema.categorical:
-            members = {f"v{i}": level for i, level in enumerate(schema.categorical[name])}
-            kind: Any = Enum(f"Levels{index}", members) | str  # type: ignore[misc]
+            levels = schema.categorical[name]
+            documented = {"anyOf": [{"enum": levels}, {"type": "string"}], "examples": levels[:1]}
+            kind: Any = Annotated[str, WithJsonSchema(documented)]
         else:
             kind = FiniteFloat
         if name in schema.nullable:
@@ -62,6 +63,5 @@ def batch_model(record: type[BaseModel], max_rows: int) -> type[BaseModel]:
 
 
 def as_features(record: BaseModel) -> dict[str, Any]:
-    """The validated record as ``{column: value}``, enum members turned back into strings."""
-    values = record.model_dump(by_alias=True)
-    return {key: value.value if isinstance(value, Enum) else value for key, value in values.items()}
+    """The validated record as ``{column: value}``, keyed by the CSV's column names."""
+    return record.model_dump(by_alias=True)

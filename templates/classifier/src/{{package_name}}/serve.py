@@ -11,13 +11,14 @@ Dockerfile and the tests all run), then open http://127.0.0.1:8000/docs.
 # No `from __future__ import annotations`: FastAPI must see the generated request
 # classes themselves in the endpoint signatures, not their names as strings.
 
+import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from .config import Settings
 from .evaluate import predict_labels
@@ -40,36 +41,38 @@ def create_app(settings: Settings | None = None, model: ServedModel | None = Non
     Batch = batch_model(Record, settings.max_batch_rows)
     ready = {"ok": False}
 
-    def predict(records: list[dict[str, Any]]) -> list[Prediction]:
+    def predict(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Probabilities from the fast path, labels at the validated threshold."""
         proba = fast.predict_proba(records)
-        labels = predict_labels(proba, served.schema, served.threshold)
-        schema = served.schema
-        column = (
-            np.full(len(proba), schema.classes.index(schema.positive_class))
-            if schema.positive_class
-            else np.argmax(proba, axis=1)
-        )
+        labels = predict_labels(proba, served.schema, served.threshold).tolist()
+        classes = served.schema.classes
+        if served.schema.positive_class is None:  # multiclass: P(the predicted label)
+            probability = proba.max(axis=1).tolist()
+        else:
+            probability = proba[:, classes.index(served.schema.positive_class)].tolist()
         return [
-            Prediction(
-                label=str(label),
-                probability=float(row[index]),
-                probabilities=dict(zip(schema.classes, map(float, row), strict=True)),
-                model_version=served.version,
-            )
-            for label, row, index in zip(labels, proba, column, strict=True)
+            {
+                "label": label,
+                "probability": p,
+                "probabilities": dict(zip(classes, row, strict=True)),
+                "model_version": served.version,
+            }
+            for label, p, row in zip(labels, probability, proba.tolist(), strict=True)
         ]
 
     app = FastAPI(title=f"{settings.model_name} classifier", version=served.version)
 
+    # The response models document the API; the endpoints return ready JSON so FastAPI does
+    # not validate and re-encode what `predict` just built (a third of a request's time).
     @app.post("/predict", response_model=Prediction)
-    def predict_one(record: Record) -> Prediction:  # type: ignore[valid-type]
-        """Score one applicant."""
-        return predict([as_features(record)])[0]
+    async def predict_one(record: Record) -> Response:  # type: ignore[valid-type]
+        """Score one record. ``async``: ~50 us of numpy is cheaper than a thread hop."""
+        return _json(predict([as_features(record)])[0])
 
     @app.post("/predict/batch", response_model=BatchPrediction)
-    def predict_batch(batch: Batch) -> BatchPrediction:  # type: ignore[valid-type]
-        """Score up to ``max_batch_rows`` records in one call."""
-        return BatchPrediction(predictions=predict([as_features(r) for r in batch.records]))
+    def predict_batch(batch: Batch) -> Response:  # type: ignore[valid-type]
+        """Score up to ``max_batch_rows`` records; in a worker thread, not blocking the loop."""
+        return _json({"predictions": predict([as_features(r) for r in batch.records])})
 
     @app.get("/health")
     def health() -> dict[str, str]:
@@ -143,6 +146,10 @@ class BodySizeLimit:
 
 class _BodyTooLarge(Exception):
     pass
+
+
+def _json(content: Any) -> Response:
+    return Response(json.dumps(content), media_type="application/json")
 
 
 def _too_large(limit: int) -> JSONResponse:

@@ -70,11 +70,12 @@ def candidates(schema: Schema, settings: Settings) -> list[Candidate]:
             ("preprocess", tree_preprocessor(schema)),
             (
                 "model",
-                # Small trees, many of them: picked by 5-fold CV PR-AUC on the credit
-                # training split (never on the holdout) among a handful of settings.
+                # Small trees: picked by 5-fold CV PR-AUC on the credit training split
+                # (never on the holdout). 500 trees at rate 0.03 scored 0.001 higher in CV
+                # than these 200 at 0.05, within noise, at 2.5x the cost per prediction.
                 LGBMClassifier(
                     n_estimators=settings.n_estimators,
-                    learning_rate=0.03,
+                    learning_rate=0.05,
                     num_leaves=7,
                     min_child_samples=50,
                     subsample=0.8,
