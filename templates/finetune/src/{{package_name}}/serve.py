@@ -20,7 +20,7 @@ from fastapi import FastAPI, HTTPException, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import __version__, model
+from . import __version__, llm, model
 from .config import Settings
 
 
@@ -98,7 +98,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         torch.set_num_threads(settings.serve_threads)
-        if (settings.model_dir / model.WEIGHTS).exists():
+        if settings.serve_llm and (settings.llm_dir / llm.CONFIG).exists():
+            state["predictor"], state["run"] = llm.load_classifier(settings.llm_dir), {}
+        elif not settings.serve_llm and (settings.model_dir / model.WEIGHTS).exists():
             state["predictor"] = model.load(settings.model_dir)
             run = settings.model_dir / "run.json"
             state["run"] = json.loads(run.read_text()) if run.exists() else {}
@@ -109,7 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     PredictRequest, BatchRequest = _request_models(settings)  # noqa: N806
 
-    def predictor() -> model.Predictor:
+    def predictor() -> model.Predictor | llm.LLMClassifier:
         if "predictor" not in state:
             raise HTTPException(
                 status.HTTP_503_SERVICE_UNAVAILABLE, "no trained model: run `make train`"

@@ -46,6 +46,7 @@ class Epoch:
     val_loss: float
     val_accuracy: float
     seconds: float
+    out_of_time: bool = False
 
 
 def seed_everything(seed: int) -> None:
@@ -68,7 +69,9 @@ def fine_tune(
     Why these choices: a small learning rate with linear warm-up and decay is the standard
     recipe that keeps a pre-trained encoder from forgetting what it knew; early stopping on
     a validation split (never the test split) decides the number of epochs; the weights of
-    the best epoch are restored, so the saved model is the one that was validated.
+    the best epoch are restored, so the saved model is the one that was validated. A time
+    budget (``max_train_seconds``) ends the last epoch early on a slow or busy machine, so
+    ``make train`` stays bounded; the epoch is still validated.
     ``on_step(step, loss)`` and ``on_epoch(epoch)`` let the caller log (to MLflow).
     """
     net = predictor.model
@@ -85,6 +88,7 @@ def fine_tune(
     order = torch.Generator().manual_seed(settings.seed)
     history: list[Epoch] = []
     best_accuracy, best_state, waited, step = -1.0, copy.deepcopy(net.state_dict()), 0, 0
+    deadline = time.perf_counter() + settings.max_train_seconds
     for epoch in range(1, settings.max_epochs + 1):
         start, losses = time.perf_counter(), []
         net.train()
@@ -103,9 +107,12 @@ def fine_tune(
             losses.append(loss.item())
             on_step(step, losses[-1])
             bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+            if time.perf_counter() > deadline:
+                break
+        out_of_time = time.perf_counter() > deadline
         val_loss, val_accuracy = validate(predictor, val, label_ids, settings.batch_size)
         seconds = time.perf_counter() - start
-        result = Epoch(epoch, float(np.mean(losses)), val_loss, val_accuracy, seconds)
+        result = Epoch(epoch, float(np.mean(losses)), val_loss, val_accuracy, seconds, out_of_time)
         history.append(result)
         on_epoch(result)
         tqdm.write(
@@ -119,6 +126,9 @@ def fine_tune(
             if waited >= settings.patience:
                 tqdm.write(f"early stop: no validation gain for {waited} epoch(s)")
                 break
+        if out_of_time:
+            tqdm.write(f"time budget of {settings.max_train_seconds:.0f} s spent: stopping")
+            break
     net.load_state_dict(best_state)
     net.eval()
     return history
@@ -180,6 +190,7 @@ def _log_setup(settings: Settings, splits: Splits) -> None:
     mlflow.log_params(
         {
             "max_epochs": settings.max_epochs,
+            "max_train_seconds": settings.max_train_seconds,
             "patience": settings.patience,
             "seed": settings.seed,
             "threads": settings.threads,
@@ -270,6 +281,7 @@ def _train_finetuned(
         "trainable_params": n_params,
         "epochs_run": len(history),
         "best_epoch": best.epoch,
+        "stopped_by_time_budget": float(history[-1].out_of_time),
         **latency,
     }
     _log_scores(name, predicted, splits, extra)

@@ -56,9 +56,23 @@ def write(settings: Settings, run_id: str) -> Path:
     steps = [(m.step, m.value) for m in client.get_metric_history(run_id, "train_loss_step")]
     evaluate.plot_learning_curves(history, steps, figures / "learning_curves.png")
     relative = _relative(figures, settings.writeup_file.parent)
-    text = render(run_id, metrics, params, errors["errors"], relative, history)
+    text = render(run_id, metrics, params, errors["errors"], relative, history, _llm_run())
     settings.writeup_file.write_text(text, encoding="utf-8")
     return settings.writeup_file
+
+
+def _llm_run() -> dict[str, object] | None:
+    """The newest LLM-track run (``make train-llm``), if there is one."""
+    runs = mlflow.search_runs(
+        experiment_names=[tracking.EXPERIMENT],
+        filter_string="tags.mlflow.runName = 'llm' and attributes.status = 'FINISHED'",
+        max_results=1,
+        output_format="list",
+    )
+    if not runs:
+        return None
+    run = runs[0]
+    return {"run_id": run.info.run_id, **run.data.params, **run.data.metrics}
 
 
 def _relative(path: Path, start: Path) -> str:
@@ -79,6 +93,7 @@ def render(
     errors: list[dict[str, object]],
     figures: str,
     history: dict[str, list[tuple[int, float]]],
+    llm_run: dict[str, object] | None = None,
 ) -> str:
     """The markdown itself, from plain values (easy to test without MLflow)."""
     rows = "\n".join(
@@ -99,6 +114,7 @@ def render(
             history["train_loss"], history["val_loss"], history["val_accuracy"], strict=False
         )
     )
+    budget = _budget_note(metrics, params)
     error_rows = "\n".join(
         f"| {_cell(str(e['text']))} | {e['true']} | {e['predicted']} | {e['confidence']} |"
         for e in errors
@@ -136,7 +152,7 @@ training texts included for the frozen model); latency is one text per call on C
 
 Early stopping ran {int(_m(metrics, "finetuned", "epochs_run"))} epoch(s) of at most
 {params.get("max_epochs", "?")} (patience {params.get("patience", "?")}); the weights of epoch
-{int(_m(metrics, "finetuned", "best_epoch"))}, the best on validation, were kept.
+{int(_m(metrics, "finetuned", "best_epoch"))}, the best on validation, were kept.{budget}
 
 ## Confusion matrix (fine-tuned model, test split)
 
@@ -168,11 +184,11 @@ The test texts the fine-tuned model got wrong with the most confidence:
 
 ## Why fine-tune here, rather than prompt or RAG
 
-{_decision(gain, metrics)}
+{_decision(gain, metrics, llm_run)}
 """
 
 
-def _decision(gain: float, metrics: dict[str, float]) -> str:
+def _decision(gain: float, metrics: dict[str, float], llm_run: dict[str, object] | None) -> str:
     """The recommendation follows from the measured gain, not from a preference."""
     tfidf = _m(metrics, "tfidf_lr", "test_accuracy")
     after = _m(metrics, "finetuned", "test_accuracy")
@@ -189,6 +205,15 @@ def _decision(gain: float, metrics: dict[str, float]) -> str:
         "pass. Prompting was not measured in this run: the frozen encoder + LR row is the "
         "no-fine-tuning reference measured here."
     )
+    if llm_run is not None:
+        prompt = (
+            f"- **Prompting** was measured by `make train-llm` (MLflow run `{llm_run['run_id']}`, "
+            f"{llm_run.get('n_test', '?')} test texts): {llm_run.get('base_model')} scored "
+            f"{float(llm_run['llm_prompted.test_accuracy']):.3f} accuracy with "
+            f"{llm_run.get('shots', '?')}-shot prompting and "
+            f"{float(llm_run['llm_lora.test_accuracy']):.3f} after LoRA, against {after:.3f} "
+            f"for the fine-tuned encoder on the full test split."
+        )
     if gain >= GAIN_WORTH_IT:
         verdict = (
             f"- **Fine-tuning** bought {gain:+.3f} accuracy over the frozen encoder at the same "
@@ -202,6 +227,15 @@ def _decision(gain: float, metrics: dict[str, float]) -> str:
             "trade, cheaper to train and to retrain. More data or epochs may change that."
         )
     return "\n".join([verdict, prompt, rag])
+
+
+def _budget_note(metrics: dict[str, float], params: dict[str, str]) -> str:
+    if not metrics.get("finetuned.stopped_by_time_budget"):
+        return ""
+    return (
+        f" Training hit its time budget ({params.get('max_train_seconds', '?')} s) and stopped"
+        " before the last planned epoch ended: on a less busy machine it would train longer."
+    )
 
 
 def _cell(text: str, limit: int = 200) -> str:
