@@ -181,7 +181,8 @@ def write_plots(
     top = np.argsort(importance)[-15:]
     figure, axis = plt.subplots(figsize=(6, 4))
     axis.barh([names[i] for i in top], importance[top])
-    axis.set_title("Feature importance")
+    is_tree = hasattr(model.named_steps["model"], "booster_")
+    axis.set_title(f"Feature importance ({'gain' if is_tree else '|coefficient|'})")
     paths.append(_save(figure, folder / "feature_importance.png"))
     return paths
 

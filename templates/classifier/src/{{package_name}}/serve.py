@@ -12,24 +12,19 @@ Dockerfile and the tests all run), then open http://127.0.0.1:8000/docs.
 # classes themselves in the endpoint signatures, not their names as strings.
 
 import json
-from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .config import Settings
 from .evaluate import predict_labels
 from .fastpath import FastModel
 from .register import ServedModel, load_model
 from .schemas import BatchPrediction, Prediction, as_features, batch_model, record_model
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 
 def create_app(settings: Settings | None = None, model: ServedModel | None = None) -> FastAPI:
@@ -116,7 +111,7 @@ def create_app(settings: Settings | None = None, model: ServedModel | None = Non
 class BodySizeLimit:
     """ASGI middleware: 413 for a body over ``max_bytes``, declared or streamed."""
 
-    def __init__(self, app: Callable[..., Awaitable[None]], max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
 

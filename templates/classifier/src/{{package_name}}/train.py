@@ -98,21 +98,19 @@ def choose_threshold(y_true: np.ndarray, scores: np.ndarray, settings: Settings)
     """The cut-off on P(positive) that maximises F1 or minimises the configured cost.
 
     ``y_true`` is 1 for the positive class. Called on out-of-fold predictions only.
+    Sorting once gives the confusion counts at every candidate threshold together.
     """
-    grid = np.unique(np.round(scores, 4))
-    best, best_value = 0.5, -np.inf
-    for threshold in grid:
-        predicted = scores >= threshold
-        tp = np.sum(predicted & (y_true == 1))
-        fp = np.sum(predicted & (y_true == 0))
-        fn = np.sum(~predicted & (y_true == 1))
-        if settings.threshold_objective == "f1":
-            value = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
-        else:
-            value = -(fn * settings.cost_false_negative + fp * settings.cost_false_positive)
-        if value > best_value:
-            best, best_value = float(threshold), value
-    return best
+    order = np.argsort(-scores, kind="stable")
+    ranked, positives = scores[order], y_true[order].astype(float)
+    tp, fp = np.cumsum(positives), np.cumsum(1 - positives)
+    distinct = np.r_[ranked[1:] != ranked[:-1], True]  # last row of each tied score
+    thresholds, tp, fp = ranked[distinct], tp[distinct], fp[distinct]
+    fn = positives.sum() - tp
+    if settings.threshold_objective == "f1":
+        value = 2 * tp / np.maximum(2 * tp + fp + fn, 1)
+    else:
+        value = -(fn * settings.cost_false_negative + fp * settings.cost_false_positive)
+    return float(thresholds[np.argmax(value)])
 
 
 def train(settings: Settings) -> TrainResult:
