@@ -13,13 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only, no display: works in CI and containers
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from sklearn.calibration import calibration_curve  # noqa: E402
-from sklearn.metrics import (  # noqa: E402
+import numpy as np
+from matplotlib.figure import Figure
+from sklearn.calibration import calibration_curve
+from sklearn.metrics import (
     ConfusionMatrixDisplay,
     PrecisionRecallDisplay,
     average_precision_score,
@@ -28,10 +25,10 @@ from sklearn.metrics import (  # noqa: E402
     recall_score,
     roc_auc_score,
 )
-from sklearn.pipeline import Pipeline  # noqa: E402
+from sklearn.pipeline import Pipeline
 
-from .config import Settings  # noqa: E402
-from .data import Schema  # noqa: E402
+from .config import Settings
+from .data import Schema
 
 if TYPE_CHECKING:
     from .train import TrainResult
@@ -157,12 +154,14 @@ def write_plots(
     scores = proba[:, schema.classes.index(focus)]
     paths = []
 
-    figure, axis = plt.subplots(figsize=(5, 4))
+    figure = Figure(figsize=(5, 4))  # no pyplot: no global state, no display
+    axis = figure.subplots()
     PrecisionRecallDisplay.from_predictions(is_focus, scores, ax=axis, name=focus)
     axis.set_title(f"Precision-recall on the holdout ({focus!r})")
     paths.append(_save(figure, folder / "pr_curve.png"))
 
-    figure, axis = plt.subplots(figsize=(5, 4))
+    figure = Figure(figsize=(5, 4))
+    axis = figure.subplots()
     observed, predicted = calibration_curve(is_focus, scores, n_bins=10, strategy="quantile")
     axis.plot(predicted, observed, marker="o", label="model")
     axis.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfectly calibrated")
@@ -170,7 +169,8 @@ def write_plots(
     axis.legend()
     paths.append(_save(figure, folder / "calibration.png"))
 
-    figure, axis = plt.subplots(figsize=(5, 4))
+    figure = Figure(figsize=(5, 4))
+    axis = figure.subplots()
     ConfusionMatrixDisplay.from_predictions(
         labels, predict_labels(proba, schema, threshold), labels=schema.classes, ax=axis
     )
@@ -179,7 +179,8 @@ def write_plots(
 
     names, importance = feature_importance(model, schema)
     top = np.argsort(importance)[-15:]
-    figure, axis = plt.subplots(figsize=(6, 4))
+    figure = Figure(figsize=(6, 4))
+    axis = figure.subplots()
     axis.barh([names[i] for i in top], importance[top])
     is_tree = hasattr(model.named_steps["model"], "booster_")
     axis.set_title(f"Feature importance ({'gain' if is_tree else '|coefficient|'})")
@@ -197,10 +198,9 @@ def feature_importance(model: Pipeline, schema: Schema) -> tuple[list[str], np.n
     return names, np.abs(estimator.coef_).mean(axis=0)
 
 
-def _save(figure: plt.Figure, path: Path) -> Path:
+def _save(figure: Figure, path: Path) -> Path:
     figure.tight_layout()
     figure.savefig(path, dpi=100)
-    plt.close(figure)
     return path
 
 
