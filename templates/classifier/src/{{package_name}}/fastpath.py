@@ -70,8 +70,9 @@ class _BoosterScorer:
         self._binary = len(estimator.classes_) == 2
 
     def __call__(self, matrix: np.ndarray) -> np.ndarray:
-        # One thread: a single row is far cheaper than waking an OpenMP pool.
-        raw = self._booster.predict(matrix, num_threads=1 if len(matrix) < 64 else 0)
+        # One thread: a single row is cheaper than waking an OpenMP pool, and a web server
+        # scales with processes; threads fighting them for cores spin instead of working.
+        raw = self._booster.predict(matrix, num_threads=1)
         return np.column_stack([1 - raw, raw]) if self._binary else raw
 
 
