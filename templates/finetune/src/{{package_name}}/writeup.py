@@ -127,8 +127,8 @@ read from that run; rerun to refresh. Labels: {params.get("labels", "?").replace
 ## The task and the set-up
 
 Classify each text into one of its labels. Every model trains on the same
-{params.get("n_train", "?")} examples and is scored once on the same {params.get("n_test", "?")}
-held-out test texts; {params.get("n_val", "?")} validation texts decide early stopping.
+{_count(params, "n_train")} examples and is scored once on the same {_count(params, "n_test")}
+held-out test texts; {_count(params, "n_val")} validation texts decide early stopping.
 Encoder: {params.get("encoder", "?")}, max {params.get("max_length", "?")} tokens, seed
 {params.get("seed", "?")}.
 
@@ -201,9 +201,9 @@ def _decision(gain: float, metrics: dict[str, float], llm_run: dict[str, object]
     prompt = (
         "- **Prompting** a general model costs no training, but even the small LLM of the "
         f"optional LLM track (SmolLM2-135M) has about {135e6 / params:.0f}x the {params:,} "
-        "parameters of this encoder, and it generates text where this model needs one forward "
-        "pass. Prompting was not measured in this run: the frozen encoder + LR row is the "
-        "no-fine-tuning reference measured here."
+        "parameters of this encoder, so every prediction costs several times the compute. "
+        "Prompting was not measured in this run (`make train-llm` measures it): the frozen "
+        "encoder + LR row is the no-fine-tuning reference measured here."
     )
     if llm_run is not None:
         prompt = (
@@ -227,6 +227,11 @@ def _decision(gain: float, metrics: dict[str, float], llm_run: dict[str, object]
             "trade, cheaper to train and to retrain. More data or epochs may change that."
         )
     return "\n".join([verdict, prompt, rag])
+
+
+def _count(params: dict[str, str], key: str) -> str:
+    value = params.get(key, "?")
+    return f"{int(value):,}" if value.isdigit() else value
 
 
 def _budget_note(metrics: dict[str, float], params: dict[str, str]) -> str:
