@@ -1,0 +1,172 @@
+"""Stage 1, data: read the raw CSV, infer its schema, and split off the holdout once.
+
+The holdout (test) split is written to ``data/processed/`` the first time and read back
+every time after, so no model-selection decision (features, models, threshold) can ever
+be tuned on it: it is touched only to report the final numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from .config import Settings
+from .tracking import fingerprint
+
+# The spellings of "no value" seen in public CSVs; the generator checks with the same list.
+NULL_TOKENS = ["", "na", "n/a", "nan", "null", "none", "?", "-", "#n/a"]
+_NA_VALUES = sorted(
+    {spelling for token in NULL_TOKENS for spelling in (token, token.upper(), token.title())}
+)
+# "007" is a code, not the number 7: leading zeros mark a numeric-looking categorical.
+_LEADING_ZERO = re.compile(r"^-?0\d")
+
+
+@dataclass(frozen=True)
+class Schema:
+    """What the model expects: feature types, category levels, classes.
+
+    Inferred from the training split only, saved with the model, and used by the
+    service to generate its request models, so training and serving cannot disagree.
+    """
+
+    target: str
+    classes: list[str]
+    positive_class: str | None  # None for multiclass: the label is the most likely class
+    numeric: list[str]
+    categorical: dict[str, list[str]]
+    nullable: list[str]
+
+    @property
+    def features(self) -> list[str]:
+        """Feature columns in the order the model sees them."""
+        return [*self.numeric, *self.categorical]
+
+    @property
+    def is_binary(self) -> bool:
+        return len(self.classes) == 2
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Schema:
+        return cls(**data)
+
+    def features_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The feature columns with model dtypes: floats, and strings for categories."""
+        columns = {name: pd.to_numeric(frame[name], errors="coerce") for name in self.numeric}
+        columns |= {name: frame[name].astype("str") for name in self.categorical}
+        features = pd.DataFrame(columns, index=frame.index)[self.features]
+        return features.astype({name: "float64" for name in self.numeric})
+
+    def labels(self, frame: pd.DataFrame) -> np.ndarray:
+        """The target as strings, so "1" from a CSV and 1 from JSON mean the same class."""
+        return frame[self.target].astype("str").to_numpy(dtype=object)
+
+
+@dataclass(frozen=True)
+class Split:
+    """Raw train and holdout rows (all columns as read) and the schema of train."""
+
+    train: pd.DataFrame
+    test: pd.DataFrame
+    schema: Schema
+
+
+def read_raw(settings: Settings) -> pd.DataFrame:
+    """Read the CSV as text (no type guessing yet), drop ID columns and unlabeled rows."""
+    path = settings.path(settings.data_file)
+    frame = pd.read_csv(
+        path,
+        sep=settings.csv_sep,
+        dtype=str,
+        keep_default_na=False,
+        na_values=_NA_VALUES,
+        skipinitialspace=True,
+    )
+    frame.columns = [str(name).strip() for name in frame.columns]
+    if settings.target not in frame.columns:
+        raise ValueError(f"target column {settings.target!r} is not in {path.name}")
+    frame = frame.drop(columns=[c for c in settings.drop_columns if c in frame.columns])
+    return frame.dropna(subset=[settings.target]).reset_index(drop=True)
+
+
+def infer_schema(train: pd.DataFrame, settings: Settings) -> Schema:
+    """Decide numeric vs categorical per column and record levels and nulls seen in train."""
+    numeric: list[str] = []
+    categorical: dict[str, list[str]] = {}
+    for name in train.columns:
+        if name == settings.target:
+            continue
+        values = train[name].dropna()
+        if name not in settings.categorical_columns and _looks_numeric(values):
+            numeric.append(name)
+        else:
+            categorical[name] = sorted(values.astype("str").unique().tolist())
+    classes = sorted(train[settings.target].astype("str").unique().tolist())
+    positive: str | None = None
+    if len(classes) == 2:
+        if settings.positive_class not in classes:
+            raise ValueError(
+                f"positive class {settings.positive_class!r} is not a value of "
+                f"{settings.target!r} (values: {classes})"
+            )
+        positive = settings.positive_class
+    nullable = [name for name in [*numeric, *categorical] if train[name].isna().any()]
+    return Schema(settings.target, classes, positive, numeric, categorical, nullable)
+
+
+def _looks_numeric(values: pd.Series) -> bool:
+    if values.empty:
+        return False
+    text = values.astype("str")
+    parsed = pd.to_numeric(text, errors="coerce")
+    return bool(parsed.notna().all()) and not text.str.match(_LEADING_ZERO).any()
+
+
+def load_split(settings: Settings) -> Split:
+    """The train/holdout split: created (stratified, seeded) the first time, then reused."""
+    folder = settings.path(settings.processed_dir)
+    train_path, test_path, meta_path = (
+        folder / "train.csv",
+        folder / "test.csv",
+        folder / "split.json",
+    )
+    source = fingerprint(settings.path(settings.data_file))
+    if meta_path.exists():
+        meta = json.loads(meta_path.read_text())
+        if meta["source_sha256"] != source:
+            raise ValueError(
+                f"{settings.data_file} changed after the holdout was written; "
+                f"delete {settings.processed_dir} to split the new data (old results "
+                "are then not comparable)"
+            )
+        train, test = _read_text_csv(train_path), _read_text_csv(test_path)
+    else:
+        raw = read_raw(settings)
+        train, test = train_test_split(
+            raw,
+            test_size=settings.test_size,
+            random_state=settings.seed,
+            stratify=raw[settings.target],
+        )
+        folder.mkdir(parents=True, exist_ok=True)
+        train.to_csv(train_path, index=False)
+        test.to_csv(test_path, index=False)
+        meta_path.write_text(
+            json.dumps({"source_sha256": source, "seed": settings.seed}, indent=2) + "\n"
+        )
+    train, test = train.reset_index(drop=True), test.reset_index(drop=True)
+    return Split(train, test, infer_schema(train, settings))
+
+
+def _read_text_csv(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])

@@ -1,0 +1,157 @@
+"""Stage 3, train: cross-validate a linear baseline and LightGBM, pick one, refit on train.
+
+Everything here sees the training split only. Each model is one ``Pipeline``
+(preprocessing + estimator) and ``cross_val_predict`` fits a fresh copy inside every
+fold, so no statistic of a validation fold leaks into the model scored on it. The
+decision threshold is chosen on those out-of-fold predictions, never on the holdout.
+Run ``python -m <package>.train`` (``make train``): trains, evaluates, logs, registers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from lightgbm import LGBMClassifier
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.pipeline import Pipeline
+
+from .config import Settings
+from .data import Schema, Split, load_split
+from .evaluate import evaluate, positive_scores, pr_auc, print_report
+from .features import categorical_indices, linear_preprocessor, tree_preprocessor
+from .register import log_and_register
+
+LINEAR, LIGHTGBM = "logistic_regression", "lightgbm"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A model family: its pipeline (unfitted) and the fit parameters it needs."""
+
+    name: str
+    pipeline: Pipeline
+    fit_params: dict[str, Any]
+
+
+@dataclass
+class TrainResult:
+    """What training decided, for evaluation and logging."""
+
+    split: Split
+    models: dict[str, Pipeline]  # every candidate, refitted on the whole training split
+    cv_pr_auc: dict[str, float]
+    selected: str
+    threshold: float | None  # None for multiclass (the label is the most likely class)
+
+    @property
+    def schema(self) -> Schema:
+        return self.split.schema
+
+    @property
+    def model(self) -> Pipeline:
+        return self.models[self.selected]
+
+
+def candidates(schema: Schema, settings: Settings) -> list[Candidate]:
+    """The linear baseline and LightGBM, both weighting classes to handle imbalance."""
+    weight = None if settings.class_weight == "none" else "balanced"
+    linear = Pipeline(
+        [
+            ("preprocess", linear_preprocessor(schema)),
+            ("model", LogisticRegression(max_iter=2000, class_weight=weight)),
+        ]
+    )
+    lightgbm = Pipeline(
+        [
+            ("preprocess", tree_preprocessor(schema)),
+            (
+                "model",
+                # Small trees: picked by 5-fold CV PR-AUC on the credit training split
+                # (never on the holdout). 500 trees at rate 0.03 scored 0.001 higher in CV
+                # than these 200 at 0.05, within noise, at 2.5x the cost per prediction.
+                LGBMClassifier(
+                    n_estimators=settings.n_estimators,
+                    learning_rate=0.05,
+                    num_leaves=7,
+                    min_child_samples=50,
+                    subsample=0.8,
+                    subsample_freq=1,
+                    colsample_bytree=0.8,
+                    reg_lambda=1.0,
+                    class_weight=weight,
+                    random_state=settings.seed,
+                    n_jobs=settings.n_jobs,
+                    verbose=-1,
+                ),
+            ),
+        ]
+    )
+    tree_params = {"model__categorical_feature": categorical_indices(schema)}
+    return [Candidate(LINEAR, linear, {}), Candidate(LIGHTGBM, lightgbm, tree_params)]
+
+
+def choose_threshold(y_true: np.ndarray, scores: np.ndarray, settings: Settings) -> float:
+    """The cut-off on P(positive) that maximises F1 or minimises the configured cost.
+
+    ``y_true`` is 1 for the positive class. Called on out-of-fold predictions only.
+    Sorting once gives the confusion counts at every candidate threshold together.
+    """
+    order = np.argsort(-scores, kind="stable")
+    ranked, positives = scores[order], y_true[order].astype(float)
+    tp, fp = np.cumsum(positives), np.cumsum(1 - positives)
+    distinct = np.r_[ranked[1:] != ranked[:-1], True]  # last row of each tied score
+    thresholds, tp, fp = ranked[distinct], tp[distinct], fp[distinct]
+    fn = positives.sum() - tp
+    if settings.threshold_objective == "f1":
+        value = 2 * tp / np.maximum(2 * tp + fp + fn, 1)
+    else:
+        value = -(fn * settings.cost_false_negative + fp * settings.cost_false_positive)
+    return float(thresholds[np.argmax(value)])
+
+
+def train(settings: Settings) -> TrainResult:
+    """Cross-validate every candidate, select by CV PR-AUC, pick a threshold, refit all."""
+    split = load_split(settings)
+    schema = split.schema
+    features, labels = schema.features_frame(split.train), schema.labels(split.train)
+    folds = StratifiedKFold(settings.cv_folds, shuffle=True, random_state=settings.seed)
+    out_of_fold: dict[str, np.ndarray] = {}
+    cv_scores: dict[str, float] = {}
+    models: dict[str, Pipeline] = {}
+    for candidate in candidates(schema, settings):
+        out_of_fold[candidate.name] = cross_val_predict(
+            candidate.pipeline,
+            features,
+            labels,
+            cv=folds,
+            method="predict_proba",
+            params=candidate.fit_params,
+        )
+        cv_scores[candidate.name] = pr_auc(labels, out_of_fold[candidate.name], schema)
+        models[candidate.name] = clone(candidate.pipeline).fit(
+            features, labels, **candidate.fit_params
+        )
+    selected = max(cv_scores, key=lambda name: cv_scores[name])
+    threshold = None
+    if schema.is_binary:
+        scores = positive_scores(out_of_fold[selected], schema)
+        is_positive = (labels == schema.positive_class).astype(int)
+        threshold = choose_threshold(is_positive, scores, settings)
+    return TrainResult(split, models, cv_scores, selected, threshold)
+
+
+def main() -> None:
+    """``make train``: train, evaluate on the holdout, log to MLflow, maybe promote."""
+    settings = Settings()
+    result = train(settings)
+    report = evaluate(result, settings)
+    print_report(report)
+    print(log_and_register(result, report, settings).message)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,55 @@
+"""One small model trained per test session, so tests never need `make train` first.
+
+Everything is written under a temporary folder: the tests leave the project untouched.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from credit_risk.config import Settings
+from credit_risk.evaluate import Report, evaluate
+from credit_risk.register import ServedModel
+from credit_risk.train import TrainResult, train
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    out = tmp_path_factory.mktemp("run")
+    return Settings(
+        processed_dir=out / "processed",
+        models_dir=out / "models",
+        reports_dir=out / "reports",
+        cv_folds=3,
+        n_estimators=100,
+    )
+
+
+@pytest.fixture(scope="session")
+def trained(settings: Settings) -> TrainResult:
+    return train(settings)
+
+
+@pytest.fixture(scope="session")
+def report(trained: TrainResult, settings: Settings) -> Report:
+    return evaluate(trained, settings)
+
+
+@pytest.fixture(scope="session")
+def served(trained: TrainResult, report: Report) -> ServedModel:
+    """The selected model as the service sees it, without MLflow in between."""
+    return ServedModel(
+        pipeline=trained.model,
+        schema=trained.schema,
+        threshold=trained.threshold,
+        metrics=report.selected_metrics,
+        version="test",
+        run_id="test",
+    )
+
+
+@pytest.fixture(scope="session")
+def project_root() -> Path:
+    return Path(__file__).resolve().parents[1]

@@ -1,0 +1,53 @@
+"""Data tests: the schema matches the CSV, the target never leaks, the splits are disjoint."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from credit_risk.config import Settings
+from credit_risk.data import load_split, read_raw
+from credit_risk.train import TrainResult
+
+
+def test_schema_covers_every_column_but_target_and_ids(settings: Settings) -> None:
+    raw = read_raw(settings)
+    schema = load_split(settings).schema
+    assert set(schema.features) == set(raw.columns) - {settings.target}
+    assert not set(settings.drop_columns) & set(schema.features)
+    assert settings.target not in schema.features
+    assert len(schema.classes) >= 2
+
+
+def test_features_hold_numbers_and_strings_only(trained: TrainResult) -> None:
+    features = trained.schema.features_frame(trained.split.train)
+    assert trained.schema.target not in features.columns
+    for name in trained.schema.numeric:
+        assert pd.api.types.is_float_dtype(features[name])
+    for name in trained.schema.categorical:
+        assert not pd.api.types.is_numeric_dtype(features[name])
+
+
+def test_train_and_holdout_are_disjoint_and_complete(settings: Settings) -> None:
+    split = load_split(settings)
+    raw = read_raw(settings)
+    assert len(split.train) + len(split.test) == len(raw)
+    overlap = _rows(split.train) & _rows(split.test)
+    duplicates_in_source = len(raw) - len(_rows(raw))  # identical rows in the CSV itself
+    assert len(overlap) <= duplicates_in_source
+
+
+def _rows(frame: pd.DataFrame) -> set[tuple[str, ...]]:
+    return set(map(tuple, frame.fillna("<na>").astype("str").to_numpy()))
+
+
+def test_holdout_is_written_once(settings: Settings) -> None:
+    first = load_split(settings).test
+    again = load_split(settings).test
+    pd.testing.assert_frame_equal(first, again)
+
+
+def test_split_is_stratified(settings: Settings) -> None:
+    split = load_split(settings)
+    train_share = split.train[settings.target].value_counts(normalize=True)
+    test_share = split.test[settings.target].value_counts(normalize=True)
+    assert (train_share - test_share).abs().max() < 0.02

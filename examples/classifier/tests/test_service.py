@@ -1,0 +1,140 @@
+"""Service tests: every endpoint, and every kind of bad request gets a 4xx, never a 500."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from credit_risk.config import Settings
+from credit_risk.register import ServedModel
+from credit_risk.serve import create_app
+from credit_risk.train import TrainResult
+
+
+@pytest.fixture(scope="module")
+def client(settings: Settings, served: ServedModel) -> TestClient:
+    small = settings.model_copy(update={"max_batch_rows": 5, "max_body_bytes": 20_000})
+    return TestClient(create_app(small, model=served), raise_server_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def record(served: ServedModel, trained: TrainResult) -> dict[str, Any]:
+    """A real record: the first training row, as JSON types (NaN -> null)."""
+    features = served.schema.features_frame(trained.split.train.head(1))
+    row = features.iloc[0].to_dict()
+    return {name: (None if value != value else value) for name, value in row.items()}
+
+
+def test_predict_returns_a_label_a_probability_and_the_version(
+    client: TestClient, record: dict[str, Any], served: ServedModel
+) -> None:
+    response = client.post("/predict", json=record)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["label"] in served.schema.classes
+    assert 0.0 <= body["probability"] <= 1.0
+    assert sum(body["probabilities"].values()) == pytest.approx(1.0)
+    assert body["model_version"] == "test"
+
+
+def test_batch_predicts_every_record(client: TestClient, record: dict[str, Any]) -> None:
+    response = client.post("/predict/batch", json={"records": [record] * 3})
+    assert response.status_code == 200, response.text
+    assert len(response.json()["predictions"]) == 3
+
+
+def test_health_ready_metadata(client: TestClient, served: ServedModel) -> None:
+    assert client.get("/health").json() == {"status": "ok"}
+    assert client.get("/ready").status_code == 200
+    metadata = client.get("/metadata").json()
+    assert metadata["model_version"] == "test"
+    assert metadata["schema"]["classes"] == served.schema.classes
+    assert "pr_auc" in metadata["holdout_metrics"]
+
+
+def test_unseen_category_still_predicts(
+    client: TestClient, record: dict[str, Any], served: ServedModel
+) -> None:
+    if not served.schema.categorical:
+        pytest.skip("no categorical feature")
+    name = next(iter(served.schema.categorical))
+    response = client.post("/predict", json={**record, name: "never seen before"})
+    assert response.status_code == 200, response.text
+
+
+def test_nullable_fields_may_be_left_out(
+    client: TestClient, record: dict[str, Any], served: ServedModel
+) -> None:
+    trimmed = {k: v for k, v in record.items() if k not in served.schema.nullable}
+    assert client.post("/predict", json=trimmed).status_code == 200
+
+
+def _bad_requests(record: dict[str, Any], served: ServedModel) -> dict[str, Any]:
+    schema = served.schema
+    required = [name for name in schema.features if name not in schema.nullable]
+    cases: dict[str, Any] = {
+        "unknown field": {**record, "not_a_column": 1},
+        "list instead of object": [record],
+        "string body": "hello",
+    }
+    if required:
+        cases["required field missing"] = {k: v for k, v in record.items() if k != required[0]}
+        cases["required field null"] = {**record, required[0]: None}
+    if schema.numeric:
+        cases["text in a number"] = {**record, schema.numeric[0]: "lots"}
+        cases["nested object in a number"] = {**record, schema.numeric[0]: {"a": 1}}
+    if schema.categorical:
+        cases["object in a category"] = {**record, next(iter(schema.categorical)): {"a": 1}}
+    return cases
+
+
+def test_bad_records_get_422_naming_the_problem(
+    client: TestClient, record: dict[str, Any], served: ServedModel
+) -> None:
+    for case, body in _bad_requests(record, served).items():
+        response = client.post("/predict", json=body)
+        assert response.status_code == 422, f"{case}: {response.status_code} {response.text}"
+        assert response.json()["detail"], case
+
+
+@pytest.mark.parametrize("token", ["NaN", "Infinity", "-Infinity"])
+def test_non_finite_numbers_are_refused(
+    client: TestClient, record: dict[str, Any], served: ServedModel, token: str
+) -> None:
+    if not served.schema.numeric:
+        pytest.skip("no numeric feature")
+    import json
+
+    body = json.dumps({**record, served.schema.numeric[0]: 0.5}).replace("0.5", token, 1)
+    response = client.post("/predict", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422, response.text
+
+
+def test_malformed_json_is_422(client: TestClient) -> None:
+    response = client.post(
+        "/predict", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+
+
+def test_batch_limits(client: TestClient, record: dict[str, Any]) -> None:
+    assert client.post("/predict/batch", json={"records": []}).status_code == 422
+    assert client.post("/predict/batch", json={"records": [record] * 6}).status_code == 422
+    assert client.post("/predict/batch", json={"rows": [record]}).status_code == 422
+
+
+def test_oversized_body_is_413(client: TestClient) -> None:
+    response = client.post(
+        "/predict",
+        content=b"[" + b"1," * 20_000 + b"1]",
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 413
+    assert "bytes" in response.json()["detail"]
+
+
+def test_wrong_method_and_path(client: TestClient) -> None:
+    assert client.get("/predict").status_code == 405
+    assert client.post("/nope", json={}).status_code == 404

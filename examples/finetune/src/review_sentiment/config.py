@@ -1,0 +1,106 @@
+"""Every knob of the project in one place, read from ``REVIEW_SENTIMENT_*`` env vars.
+
+Why pydantic-settings: the same code runs on a laptop, in CI (``make train-smoke``) and in
+a container, and only the environment changes. ``REVIEW_SENTIMENT_MAX_EPOCHS=1 make train``
+works without touching code, and a typo in a value fails at start-up, not an hour in.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+ENV_PREFIX = "REVIEW_SENTIMENT_"
+
+
+class Settings(BaseSettings):
+    """Data, training, artifact and serving settings (defaults fit a 2-core laptop)."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    # data ------------------------------------------------------------------------
+    data_file: Path = PROJECT_ROOT / "data/raw/rotten_tomatoes.csv"
+    csv_sep: str = ","
+    text_col: str = "text"
+    label_col: str = "label"
+    test_size: float = Field(0.15, gt=0, lt=0.5, description="held-out share, never trained on")
+    val_size: float = Field(0.1, gt=0, lt=0.5, description="share for early stopping")
+    train_size: int | None = Field(
+        2500, ge=8, description="examples every model trains on (None: the whole train split)"
+    )
+    max_val_size: int | None = Field(1000, ge=4, description="cap on validation rows")
+    max_test_size: int | None = Field(2000, ge=4, description="cap on test rows, for speed")
+    seed: int = 42
+
+    # model and training ------------------------------------------------------------
+    encoder: str = Field("", description="encoder folder; empty = bundled all-MiniLM-L6-v2")
+    max_length: int = Field(64, ge=8, le=512, description="tokens kept per text")
+    batch_size: int = Field(32, ge=1, le=512)
+    learning_rate: float = Field(5e-5, gt=0, lt=1)
+    weight_decay: float = Field(0.01, ge=0, lt=1)
+    max_epochs: int = Field(2, ge=1, le=50, description="2 keeps `make train` under 10 min")
+    patience: int = Field(1, ge=1, description="epochs without validation gain before stopping")
+    max_train_seconds: float = Field(
+        360, gt=0, description="fine-tuning time budget: ends the epoch early on a busy CPU"
+    )
+    threads: int = Field(2, ge=1, description="torch CPU threads for training")
+    lora: bool = Field(False, description="also train (d): LoRA adapters via peft")
+    lora_rank: int = Field(8, ge=1, le=256)
+    lora_learning_rate: float = Field(1e-3, gt=0, lt=1)
+
+    # optional LLM track (make train-llm) -----------------------------------------------
+    base_model: str = Field(
+        "HuggingFaceTB/SmolLM2-135M-Instruct",
+        description="causal LM: hub name (needs a connection), local folder, or a .gguf file",
+    )
+    llm_shots: int = Field(4, ge=0, le=32, description="examples in the few-shot prompt")
+    llm_train_size: int = Field(256, ge=4, description="examples for the LoRA fine-tune")
+    llm_test_size: int = Field(200, ge=4, description="test texts scored (an LLM is slow)")
+    llm_epochs: int = Field(1, ge=1, le=20)
+    llm_learning_rate: float = Field(2e-4, gt=0, lt=1)
+
+    # artifacts -----------------------------------------------------------------------
+    models_dir: Path = PROJECT_ROOT / "models"
+    artifacts_dir: Path = PROJECT_ROOT / "mlartifacts"
+    reports_dir: Path = PROJECT_ROOT / "reports"
+    writeup_file: Path = PROJECT_ROOT / "WRITEUP.md"
+
+    # serving ------------------------------------------------------------------------
+    serve_threads: int = Field(
+        1,
+        ge=1,
+        description="torch threads per prediction: one request, one core; scale with workers",
+    )
+    serve_llm: bool = Field(False, description="serve the LLM track's model instead")
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    max_text_chars: int = Field(2000, ge=1, description="longest text /predict accepts")
+    max_batch: int = Field(64, ge=1, description="most texts /predict/batch accepts")
+    max_body_bytes: int = Field(256_000, ge=1024, description="bigger requests get 413")
+
+    @property
+    def llm_dir(self) -> Path:
+        """Where the LoRA-fine-tuned, merged causal LM is saved (safetensors)."""
+        return self.models_dir / "llm"
+
+    @property
+    def model_dir(self) -> Path:
+        """Where the fine-tuned model (safetensors + tokenizer + labels) is saved."""
+        return self.models_dir / "finetuned"
+
+    def smoke(self) -> Settings:
+        """The same pipeline on a tiny subset: seconds instead of minutes (what CI runs)."""
+        return self.model_copy(
+            update={
+                "train_size": 64,
+                "max_val_size": 32,
+                "max_test_size": 48,
+                "max_epochs": 2,
+                "max_length": 32,
+                "batch_size": 16,
+                "learning_rate": 1e-4,
+            }
+        )

@@ -1,0 +1,67 @@
+"""The two "before" models: TF-IDF + logistic regression, and frozen MiniLM embeddings + LR.
+
+TF-IDF + LR is the baseline any text model must beat. Frozen embeddings + LR is the
+"before" of the before/after: the same pre-trained encoder as the fine-tuned model, used
+as-is, with only a linear layer trained on top. The gap between it and the fine-tuned model
+is what training the encoder itself bought.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.numpy import load_file, save_file
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline, make_pipeline
+from tqdm.auto import tqdm
+
+from .model import Predictor, mean_pool
+
+
+def tfidf_lr(seed: int) -> Pipeline:
+    """Word 1-2 grams, sublinear tf, balanced LR: a strong, cheap bag-of-words baseline."""
+    return make_pipeline(
+        TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True),
+        LogisticRegression(max_iter=2000, C=4.0, class_weight="balanced", random_state=seed),
+    )
+
+
+@torch.inference_mode()
+def embed(predictor: Predictor, texts: list[str], batch_size: int = 64) -> np.ndarray:
+    """L2-normalised mean-pooled sentence embeddings from the encoder, untouched by training."""
+    vectors = []
+    starts = range(0, len(texts), batch_size)
+    for start in tqdm(starts, desc="embed", leave=False, unit="batch", disable=len(starts) < 4):
+        batch = predictor.tokenize(texts[start : start + batch_size])
+        hidden = predictor.model.encoder(**batch).last_hidden_state
+        pooled = mean_pool(hidden, batch["attention_mask"])
+        vectors.append(torch.nn.functional.normalize(pooled, dim=-1).numpy())
+    return np.concatenate(vectors) if vectors else np.zeros((0, 0), dtype=np.float32)
+
+
+def frozen_lr(seed: int) -> LogisticRegression:
+    """LR over the embeddings. C is fixed, not tuned: tune it on the validation split,
+    never on test, if you change the data."""
+    return LogisticRegression(max_iter=2000, C=4.0, class_weight="balanced", random_state=seed)
+
+
+def save_linear(model: LogisticRegression, path: Path) -> Path:
+    """Keep the frozen-embedding head as safetensors + JSON (no pickle)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file({"coef": model.coef_, "intercept": model.intercept_}, str(path))
+    path.with_suffix(".json").write_text(json.dumps({"classes": model.classes_.tolist()}))
+    return path
+
+
+def load_linear(path: Path) -> LogisticRegression:
+    """Rebuild a fitted LogisticRegression from its coefficients."""
+    arrays = load_file(str(path))
+    model = LogisticRegression()
+    model.classes_ = np.array(json.loads(path.with_suffix(".json").read_text())["classes"])
+    model.coef_, model.intercept_ = arrays["coef"], arrays["intercept"]
+    model.n_features_in_ = model.coef_.shape[1]
+    return model

@@ -1,0 +1,239 @@
+"""Optional LLM track: a causal LM, few-shot prompting (before) vs LoRA fine-tune (after).
+
+The same question as the default track, asked of a generative model: is fine-tuning worth
+it over prompting? Both are scored with the same metric on the same test texts.
+
+The task is cast as instruction -> label. Rather than parse free text (which fails in ways
+that have nothing to do with the task), the model *ranks* the labels: each label's
+log-likelihood after the prompt is a score, and softmax over the scores gives
+probabilities, so the LLM plugs into the same ``predict_proba`` interface as the encoder.
+
+Runs offline with a local folder or ``.gguf`` file as ``base_model``; a hub name needs a
+connection. On a 2-core CPU keep the sizes small (the defaults are); a GPU is faster.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
+
+from . import data, evaluate
+from .config import Settings
+from .data import LABEL, TEXT
+
+INSTRUCTION = "Classify the text. Answer with one of: {labels}."
+CONFIG = "classifier.json"
+
+
+def load_causal_lm(name: str) -> tuple[PreTrainedModel, AutoTokenizer]:
+    """A local folder, a ``.gguf`` file (needs ``pip install gguf``) or a hub name."""
+    path = Path(name)
+    if path.suffix == ".gguf":
+        kwargs = {"gguf_file": path.name}
+        source = str(path.parent)
+    else:
+        kwargs, source = {}, name
+    tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
+    return model, tokenizer
+
+
+def prompt(text: str, labels: list[str], shots: list[tuple[str, str]]) -> str:
+    """Instruction, a few solved examples, then the text; the label follows ``Label:``."""
+    lines = [INSTRUCTION.format(labels=", ".join(labels)), ""]
+    for shot_text, shot_label in shots:
+        lines += [f"Text: {shot_text}", f"Label: {shot_label}", ""]
+    lines += [f"Text: {text}", "Label:"]
+    return "\n".join(lines)
+
+
+class LLMClassifier:
+    """Rank classification with a causal LM: the same interface as ``model.Predictor``."""
+
+    def __init__(
+        self,
+        model: PreTrainedModel,
+        tokenizer: AutoTokenizer,
+        labels: list[str],
+        shots: list[tuple[str, str]],
+        max_length: int = 512,
+    ) -> None:
+        self.model, self.tokenizer, self.labels = model, tokenizer, list(labels)
+        self.shots, self.max_length = shots, max_length
+
+    def _encode(self, text: str, label: str) -> tuple[list[int], int]:
+        """Token ids of prompt + " label" and where the label starts (truncating the prompt
+        from the left, so the label is never cut off)."""
+        context = self.tokenizer(prompt(text, self.labels, self.shots))["input_ids"]
+        answer = self.tokenizer(f" {label}", add_special_tokens=False)["input_ids"]
+        eos = [self.tokenizer.eos_token_id] if self.tokenizer.eos_token_id is not None else []
+        answer = answer + eos
+        context = context[-(self.max_length - len(answer)) :]
+        return context + answer, len(context)
+
+    def _batch(self, pairs: list[tuple[list[int], int]]) -> dict[str, torch.Tensor]:
+        """Right-padded ids, attention mask, and labels = -100 everywhere but the answer."""
+        width = max(len(ids) for ids, _ in pairs)
+        pad = self.tokenizer.pad_token_id
+        ids = torch.full((len(pairs), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(pairs), width), dtype=torch.long)
+        targets = torch.full((len(pairs), width), -100, dtype=torch.long)
+        for row, (tokens, start) in enumerate(pairs):
+            ids[row, : len(tokens)] = torch.tensor(tokens)
+            mask[row, : len(tokens)] = 1
+            targets[row, start : len(tokens)] = torch.tensor(tokens[start:])
+        return {"input_ids": ids, "attention_mask": mask, "labels": targets}
+
+    @torch.inference_mode()
+    def predict_proba(self, texts: list[str], batch_size: int = 8) -> np.ndarray:
+        """Softmax over each label's mean token log-likelihood after the prompt."""
+        self.model.eval()
+        scores = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
+        for j, label in enumerate(self.labels):
+            for start in range(0, len(texts), batch_size):
+                chunk = texts[start : start + batch_size]
+                batch = self._batch([self._encode(text, label) for text in chunk])
+                logits = self.model(batch["input_ids"], attention_mask=batch["attention_mask"])
+                scores[start : start + len(chunk), j] = _mean_log_likelihood(
+                    logits.logits, batch["labels"]
+                )
+        return torch.softmax(torch.from_numpy(scores), dim=-1).numpy()
+
+    def predict(self, texts: list[str], batch_size: int = 8) -> list[str]:
+        return [self.labels[i] for i in self.predict_proba(texts, batch_size).argmax(axis=1)]
+
+
+def _mean_log_likelihood(logits: torch.Tensor, targets: torch.Tensor) -> np.ndarray:
+    """Mean log-probability of the target tokens (shifted: token t predicts t + 1)."""
+    logits, targets = logits[:, :-1].float(), targets[:, 1:]
+    log_probs = torch.log_softmax(logits, dim=-1)
+    keep = targets != -100
+    picked = log_probs.gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+    return ((picked * keep).sum(dim=1) / keep.sum(dim=1).clamp(min=1)).numpy()
+
+
+def add_lora(model: PreTrainedModel, rank: int = 8) -> PreTrainedModel:
+    """LoRA on every attention projection it finds (q/k/v/o across model families)."""
+    from peft import LoraConfig, get_peft_model
+
+    names = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
+    targets = sorted(names & {"q_proj", "k_proj", "v_proj", "o_proj", "c_attn", "query", "value"})
+    config = LoraConfig(
+        r=rank,
+        lora_alpha=2 * rank,
+        lora_dropout=0.05,
+        target_modules=targets,
+        task_type="CAUSAL_LM",
+    )
+    return get_peft_model(model, config)
+
+
+def lora_fine_tune(
+    classifier: LLMClassifier, train: pd.DataFrame, settings: Settings, batch_size: int = 4
+) -> float:
+    """Train the adapters on prompt -> label, loss on the label tokens only; return seconds."""
+    classifier.model = add_lora(classifier.model, settings.lora_rank)
+    optimizer = torch.optim.AdamW(
+        [p for p in classifier.model.parameters() if p.requires_grad],
+        lr=settings.llm_learning_rate,
+    )
+    pairs = list(zip(train[TEXT], train[LABEL], strict=True))
+    start = time.perf_counter()
+    classifier.model.train()
+    for epoch in range(1, settings.llm_epochs + 1):
+        random.Random(settings.seed + epoch).shuffle(pairs)
+        bar = tqdm(range(0, len(pairs), batch_size), desc=f"LoRA epoch {epoch}", unit="batch")
+        for i in bar:
+            batch = classifier._batch(
+                [classifier._encode(t, y) for t, y in pairs[i : i + batch_size]]
+            )
+            loss = classifier.model(**batch).loss
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+    classifier.model.eval()
+    return time.perf_counter() - start
+
+
+def merge_and_save(classifier: LLMClassifier, folder: Path) -> Path:
+    """Fold the adapters into the weights and save plain safetensors (serves without peft),
+    with the labels and few-shot examples the prompt needs."""
+    merged = classifier.model.merge_and_unload()
+    merged.save_pretrained(folder, safe_serialization=True)
+    classifier.tokenizer.save_pretrained(folder)
+    config = {"labels": classifier.labels, "shots": classifier.shots}
+    (folder / CONFIG).write_text(json.dumps(config, indent=2))
+    classifier.model = merged
+    return folder
+
+
+def load_classifier(folder: Path) -> LLMClassifier:
+    """The inverse of ``merge_and_save``: what ``serve`` loads when ``serve_llm`` is set."""
+    config = json.loads((folder / CONFIG).read_text())
+    model, tokenizer = load_causal_lm(str(folder))
+    shots = [(text, label) for text, label in config["shots"]]
+    return LLMClassifier(model.eval(), tokenizer, config["labels"], shots)
+
+
+def run(settings: Settings) -> dict[str, float]:
+    """Few-shot prompting vs LoRA on the same test texts, logged to one MLflow run."""
+    from .train import configure_tracking, seed_everything
+
+    seed_everything(settings.seed)
+    configure_tracking(settings)
+    splits = data.split(data.load(settings), settings)
+    train = splits.train.head(settings.llm_train_size)
+    test = splits.test.head(settings.llm_test_size)
+    shots = _shots(splits.train, splits.labels, settings.llm_shots, settings.seed)
+    model, tokenizer = load_causal_lm(settings.base_model)
+    classifier = LLMClassifier(model, tokenizer, splits.labels, shots)
+    y_true = test[LABEL].tolist()
+    with mlflow.start_run(run_name="llm"):
+        mlflow.log_params(
+            {"base_model": settings.base_model, "shots": len(shots), "n_test": len(test)}
+        )
+        before = evaluate.scores(y_true, classifier.predict(test[TEXT].tolist()))
+        seconds = lora_fine_tune(classifier, train, settings)
+        trainable = sum(p.numel() for p in classifier.model.parameters() if p.requires_grad)
+        after = evaluate.scores(y_true, classifier.predict(test[TEXT].tolist()))
+        merge_and_save(classifier, settings.llm_dir)
+        metrics = {
+            **{f"llm_prompted.{k}": v for k, v in before.items()},
+            **{f"llm_lora.{k}": v for k, v in after.items()},
+            "llm_lora.train_seconds": seconds,
+            "llm_lora.trainable_params": trainable,
+        }
+        mlflow.log_metrics(metrics)
+    print("  ".join(f"{key} {value:.4g}" for key, value in metrics.items()))
+    return metrics
+
+
+def _shots(train: pd.DataFrame, labels: list[str], n: int, seed: int) -> list[tuple[str, str]]:
+    """``n`` solved examples, labels taken in turn so the prompt shows every class."""
+    rng = random.Random(seed)
+    by_label = {label: train[train[LABEL] == label][TEXT].tolist() for label in labels}
+    return [
+        (rng.choice(by_label[labels[i % len(labels)]]), labels[i % len(labels)]) for i in range(n)
+    ]
+
+
+def main(argv: list[str] | None = None) -> None:
+    argparse.ArgumentParser(description="LLM track: few-shot prompting vs LoRA").parse_args(argv)
+    run(Settings())
+
+
+if __name__ == "__main__":
+    main()
