@@ -28,11 +28,17 @@ install: $(VENV)/.installed  ## Install the `mlportfolio` command into .venv
 
 install-dev: $(VENV)/.dev-installed  ## Install mlportfolio, every template's stack and dev tools
 
-system-deps:  ## Install the Debian packages the tests drive (chromium), when run as root
-	@if command -v chromium >/dev/null; then :; \
+SYSTEM_DEPS := chromium wrk postgresql
+
+system-deps:  ## Install the Debian packages the tests drive (chromium, wrk, postgresql), as root
+	@missing=""; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v wrk >/dev/null || missing="$$missing wrk"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	if [ -z "$$missing" ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	else echo "note: install chromium (Debian: apt-get install chromium) for the browser tests"; fi
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	else echo "note: install$$missing (Debian: apt-get install$$missing) for the browser, load and server tests"; fi
 
 demo: install  ## Render the classifier, train it and serve it on http://127.0.0.1:8000
 	test -d $(DEMO) || $(BIN)/mlportfolio new classifier $(DEMO) --defaults

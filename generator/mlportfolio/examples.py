@@ -10,6 +10,7 @@ import filecmp
 import shutil
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from mlportfolio.kinds import KINDS
@@ -59,11 +60,11 @@ def drift(kind: str, root: Path | None = None) -> list[str]:
     return problems
 
 
-def regenerate(root: Path | None = None) -> list[Path]:
-    """Re-render every example in place; return the folders written."""
+def regenerate(root: Path | None = None, kinds: Sequence[str] = ()) -> list[Path]:
+    """Re-render the examples of ``kinds`` (all when empty) in place; return the folders."""
     root = root or examples_root()
     written = []
-    for kind in KINDS:
+    for kind in kinds or KINDS:
         target = root / kind
         with tempfile.TemporaryDirectory() as tmp:
             fresh = render_example(kind, Path(tmp) / kind)
@@ -76,8 +77,12 @@ def regenerate(root: Path | None = None) -> list[Path]:
 
 
 def main() -> None:
-    """Regenerate ``examples/`` (``make examples``)."""
-    for path in regenerate():
+    """Regenerate ``examples/`` (``make examples``; ``python -m mlportfolio.examples rag``)."""
+    kinds = sys.argv[1:]
+    unknown = sorted(set(kinds) - set(KINDS))
+    if unknown:
+        sys.exit(f"unknown kind {', '.join(unknown)}: choose from {', '.join(KINDS)}")
+    for path in regenerate(kinds=kinds):
         print(f"regenerated {path}")
     sys.exit(0)
 

@@ -1,0 +1,62 @@
+"""Rewrite the machine-filled blocks of README.md and write reports/walkthrough.json.
+
+A block is everything between ``<!-- auto:NAME -->`` and ``<!-- /auto:NAME -->``. Only
+the inside of a block changes; every byte outside the markers (your prose) is kept, and
+filling the same blocks twice changes nothing. ``mlportfolio check`` reads
+``reports/walkthrough.json`` to verify the numbers you quote and to print resume bullets.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+SUMMARY_FILE = Path("reports/walkthrough.json")
+
+
+class ReadmeBlockError(ValueError):
+    """README.md lacks a block the report fills, or its markers are broken."""
+
+
+def fill_blocks(text: str, blocks: Mapping[str, str]) -> str:
+    """Return ``text`` with the inside of each named block replaced by its new content."""
+    for name, content in blocks.items():
+        pattern = re.compile(
+            rf"(<!-- auto:{re.escape(name)} -->\n).*?(\n<!-- /auto:{re.escape(name)} -->)",
+            flags=re.DOTALL,
+        )
+        if len(pattern.findall(text)) != 1:
+            raise ReadmeBlockError(
+                f"README.md needs exactly one '<!-- auto:{name} -->' ... "
+                f"'<!-- /auto:{name} -->' pair; restore the markers to let `make report` fill it"
+            )
+        text = pattern.sub(lambda match: match[1] + content.strip("\n") + match[2], text)
+    return text
+
+
+def update_readme(readme: Path, blocks: Mapping[str, str]) -> bool:
+    """Fill ``blocks`` in ``readme``; write only when something changed. True if it did."""
+    before = readme.read_text(encoding="utf-8")
+    after = fill_blocks(before, blocks)
+    if after != before:
+        readme.write_text(after, encoding="utf-8")
+    return after != before
+
+
+def write_summary(
+    path: Path,
+    *,
+    run_id: str,
+    metrics: Mapping[str, float],
+    resume_bullets: Sequence[str],
+) -> None:
+    """Write the run id, the quotable metrics and two resume bullets as stable JSON."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    summary = {
+        "run_id": run_id,
+        "metrics": {name: float(value) for name, value in sorted(metrics.items())},
+        "resume_bullets": list(resume_bullets),
+    }
+    path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
