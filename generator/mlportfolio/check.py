@@ -162,7 +162,9 @@ def _is_logged(shown: str, metrics: dict[str, float]) -> bool:
 
 def _tradeoff(parsed: walkthrough.Walkthrough) -> Iterator[Finding]:
     action = parsed.section("Action")
-    if action is not None and not _TRADEOFF.search(action.prose_text):
+    if action is None or any(walkthrough.PLACEHOLDER in text for _, text in action.prose):
+        return  # the placeholder finding already says what to write
+    if not _TRADEOFF.search(action.prose_text):
         yield _finding(
             "no-tradeoff",
             action.line,

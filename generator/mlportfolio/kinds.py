@@ -26,7 +26,7 @@ KINDS: dict[str, Kind] = {
             summary="tabular classifier: LightGBM vs logistic baseline, MLflow registry, "
             "FastAPI service (credit-risk data by default)",
             options=frozenset({"data", "target", "positive_class"}),
-            next_steps=("make train", "make serve"),
+            next_steps=("make train report", "make serve"),
             example_name="credit-risk",
         ),
         Kind(
@@ -34,7 +34,7 @@ KINDS: dict[str, Kind] = {
             summary="retrieval-augmented QA over documents: BM25 + MiniLM hybrid search, "
             "citations, retrieval eval, web page (Python docs by default)",
             options=frozenset({"corpus"}),
-            next_steps=("make ingest evaluate", "make serve"),
+            next_steps=("make ingest evaluate report", "make serve"),
             example_name="python-docs-qa",
         ),
         Kind(
@@ -42,7 +42,7 @@ KINDS: dict[str, Kind] = {
             summary="fine-tune a small open-weight model (MiniLM) on a text task, "
             "before/after writeup, serving endpoint (movie reviews by default)",
             options=frozenset({"data", "text_col", "label_col", "base_model"}),
-            next_steps=("make train", "make serve"),
+            next_steps=("make train report", "make serve"),
             example_name="review-sentiment",
         ),
     )
