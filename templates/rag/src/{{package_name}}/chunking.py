@@ -48,14 +48,15 @@ def split_sentences(text: str) -> list[str]:
 
 def chunk_section(section: Section, chunk_words: int, overlap_words: int) -> list[Passage]:
     """Cut one section into passages of about ``chunk_words`` words with overlap."""
-    units = _units(section.text, chunk_words)
+    units = _units(section.text, max(chunk_words - overlap_words, 1))
     chunks: list[list[str]] = []
     current: list[str] = []
     for unit in units:
         words = unit.split()
         if current and len(current) + len(words) > chunk_words:
             chunks.append(current)
-            current = current[-overlap_words:] if overlap_words else []
+            room = max(chunk_words - len(words), 0)  # the overlap never overfills a passage
+            current = current[len(current) - min(overlap_words, room) :]
         current = current + words
     if current and (not chunks or len(current) > overlap_words):
         chunks.append(current)
@@ -77,16 +78,14 @@ def passage_id(source: str, anchor: str, number: int, text: str) -> str:
     return hashlib.sha1(f"{source}#{anchor}#{number}#{text}".encode()).hexdigest()[:12]
 
 
-def _units(text: str, chunk_words: int) -> list[str]:
-    """Paragraphs, with any paragraph longer than a chunk cut into sentences (then words)."""
+def _units(text: str, size: int) -> list[str]:
+    """Paragraphs, with any paragraph over ``size`` words cut into sentences (then words)."""
     units: list[str] = []
     for paragraph in re.split(r"\n\s*\n", text):
-        if len(paragraph.split()) <= chunk_words:
+        if len(paragraph.split()) <= size:
             units.append(paragraph)
             continue
         for sentence in split_sentences(paragraph):
             words = sentence.split()
-            units += [
-                " ".join(words[i : i + chunk_words]) for i in range(0, len(words), chunk_words)
-            ]
+            units += [" ".join(words[i : i + size]) for i in range(0, len(words), size)]
     return [unit for unit in units if unit.strip()]

@@ -197,10 +197,10 @@ def rst_sections(text: str, source: str, title: str) -> Iterator[Section]:
                 heading, anchor = name, slugify(name)
             body, i = [], i + 2
             continue
-        if _UNDERLINE.match(line) and nxt.strip() and i + 2 < len(lines):
-            if _is_underline(lines[i + 2], nxt):  # overlined title
-                i += 1
-                continue
+        overlined = i + 2 < len(lines) and _is_underline(lines[i + 2], nxt)
+        if _UNDERLINE.match(line) and nxt.strip() and overlined:
+            i += 1  # the overline of a title: the title is found on the next line
+            continue
         directive = _DIRECTIVE.match(line)
         if directive is None:
             if line.strip().startswith(".. ") or line.strip() == "..":

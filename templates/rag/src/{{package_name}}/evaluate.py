@@ -39,7 +39,9 @@ class EvalSet:
     skipped: int  # questions whose gold section is not in the index
 
 
-def retrieval_metrics(retriever: Retriever, questions: list[Question], mode: Mode) -> dict[str, float]:
+def retrieval_metrics(
+    retriever: Retriever, questions: list[Question], mode: Mode
+) -> dict[str, float]:
     """recall@1/5/10 and MRR@10 of one retriever."""
     hits_at = dict.fromkeys(CUTOFFS, 0)
     reciprocal = 0.0
@@ -148,9 +150,10 @@ def table(metrics: dict[str, float]) -> str:
     header = "| retriever | recall@1 | recall@5 | recall@10 | MRR@10 |\n|---|---|---|---|---|\n"
     rows = [
         f"| {mode} | "
-        + " | ".join(f"{metrics[f'{mode}_{name}']:.3f}" for name in (
-            "recall_at_1", "recall_at_5", "recall_at_10", "mrr_at_10"
-        ))
+        + " | ".join(
+            f"{metrics[f'{mode}_{name}']:.3f}"
+            for name in ("recall_at_1", "recall_at_5", "recall_at_10", "mrr_at_10")
+        )
         + " |"
         for mode in MODES
     ]

@@ -24,10 +24,12 @@ from .config import Mode, Settings
 INDEX_FILES = ("passages.jsonl", "embeddings.npy", "manifest.json")
 _TOKEN = re.compile(r"[a-z0-9]+")
 STOPWORDS = frozenset(
-    "a about an and are as at be but by can do does for from how i if in into is it its me my "
-    "of on or so than that the their then there these this to was what when where which who "
-    "why will with would you your".split()
-)
+    {"a", "about", "an", "and", "are", "as", "at", "be", "but", "by", "can", "do", "does",
+     "for", "from", "how", "i", "if", "in", "into", "is", "it", "its", "me", "my", "of", "on",
+     "or", "so", "than", "that", "the", "their", "then", "there", "these", "this", "to",
+     "was", "what", "when", "where", "which", "who", "why", "will", "with", "would", "you",
+     "your"}
+)  # fmt: skip
 
 
 class IndexMissingError(RuntimeError):
@@ -73,7 +75,9 @@ class Index:
         """Read what ``make ingest`` wrote; BM25 is rebuilt in memory (about a second)."""
         missing = [name for name in INDEX_FILES if not (folder / name).is_file()]
         if missing:
-            raise IndexMissingError(f"no index in {folder} ({missing[0]} missing): run `make ingest`")
+            raise IndexMissingError(
+                f"no index in {folder} ({missing[0]} missing): run `make ingest`"
+            )
         with (folder / "passages.jsonl").open(encoding="utf-8") as handle:
             passages = [Passage(**json.loads(line)) for line in handle if line.strip()]
         embeddings = np.load(folder / "embeddings.npy", allow_pickle=False)
