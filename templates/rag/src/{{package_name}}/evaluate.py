@@ -89,8 +89,9 @@ def eval_set(settings: Settings, assistant: Assistant) -> EvalSet:
     return EvalSet(kept, "file", len(questions) - len(kept))
 
 
-def evaluate(settings: Settings) -> tuple[str, dict[str, float]]:
-    """Run the evaluation, log it to MLflow; return the run id and the metrics."""
+def evaluate(settings: Settings) -> tuple[str, dict[str, float], str]:
+    """Run the evaluation, log it to MLflow; return the run id, the metrics and the
+    eval set's kind ("file" or "synthetic")."""
     assistant = build_assistant(settings)
     evaluation = eval_set(settings, assistant)
     if not evaluation.questions:
@@ -118,9 +119,12 @@ def evaluate(settings: Settings) -> tuple[str, dict[str, float]]:
     reports = settings.path(settings.reports_dir)
     reports.mkdir(parents=True, exist_ok=True)
     (reports / "eval.json").write_text(
-        json.dumps({"run_id": run.info.run_id, "metrics": metrics}, indent=2) + "\n"
+        json.dumps(
+            {"run_id": run.info.run_id, "eval_set": evaluation.kind, "metrics": metrics}, indent=2
+        )
+        + "\n"
     )
-    return run.info.run_id, metrics
+    return run.info.run_id, metrics, evaluation.kind
 
 
 def _params(settings: Settings, evaluation: EvalSet, manifest: dict[str, Any]) -> dict[str, Any]:
@@ -164,12 +168,18 @@ def main() -> None:
     """``make evaluate``: the table and the run id, or one line of error."""
     settings = Settings()
     try:
-        run_id, metrics = evaluate(settings)
+        run_id, metrics, kind = evaluate(settings)
     except (IndexMissingError, EvalSetError, CorpusError, ModelError) as error:
         sys.exit(f"error: {error}")
     print(table(metrics))
+    source = (
+        f"questions from {settings.eval_file}"
+        if kind == "file"
+        else "synthetic questions (sentences sampled from the corpus: a proxy; write real "
+        f"questions in {settings.eval_file})"
+    )
     print(
-        f"\n{int(metrics['n_questions'])} questions, {int(metrics['n_passages']):,} passages; "
+        f"\n{int(metrics['n_questions'])} {source}; {int(metrics['n_passages']):,} passages; "
         f"answers citing the gold passage: {metrics['answer_cites_gold']:.3f}, "
         f"refused: {metrics['refusal_rate']:.3f}; MLflow run {run_id}"
     )

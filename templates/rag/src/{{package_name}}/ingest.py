@@ -16,6 +16,7 @@ import tempfile
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +75,12 @@ def _file_passages(path: Path, source: str, settings: Settings) -> list[Passage]
 
 
 def subset(passages: list[Passage], settings: Settings) -> list[Passage]:
-    """At most ``max_passages``: the eval set's gold passages first, then a stable sample."""
+    """Passages of the ``include_sources`` globs (all when empty), then at most
+    ``max_passages`` of them: the eval set's gold passages first, then a stable sample."""
+    if settings.include_sources:
+        passages = [
+            p for p in passages if any(fnmatch(p.source, g) for g in settings.include_sources)
+        ]
     limit = settings.max_passages
     if limit is None or len(passages) <= limit:
         return passages
@@ -136,6 +142,8 @@ def ingest(settings: Settings) -> dict[str, Any]:
     for skipped in corpus.skipped:
         print(f"skipped {skipped.path}: {skipped.reason}", file=sys.stderr)
     passages = subset(corpus.passages, settings)
+    if not passages:
+        raise CorpusError(f"include_sources {settings.include_sources} matches no passage")
     key = {"corpus": corpus_hash(passages), "model": model_fingerprint(settings)}
     index_dir = settings.path(settings.index_dir)
     current = _read_manifest(index_dir)

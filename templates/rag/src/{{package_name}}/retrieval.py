@@ -17,6 +17,7 @@ from typing import Any
 
 import bm25s
 import numpy as np
+import torch
 
 from .chunking import Passage
 from .config import Mode, Settings
@@ -106,6 +107,9 @@ class Retriever:
         self.index = index
         self.settings = settings
         self.embed = embed  # question -> unit vector (the same model the index was built with)
+        # Scored with torch, not numpy: numpy's BLAS threads and torch's OpenMP threads
+        # spinning against each other on a small CPU cost 4x at p99 (measured: 116 vs 32 ms).
+        self._matrix = torch.from_numpy(index.embeddings)
 
     def search(
         self, question: str, k: int, mode: Mode | None = None, vector: np.ndarray | None = None
@@ -117,8 +121,13 @@ class Retriever:
         if vector is None:
             vector = self.embed(question)
         if mode == "dense":
-            return self._top(self.index.embeddings @ vector, k)
+            return self._top(self.dense_scores(vector), k)
         return self.hybrid(question, k, vector)
+
+    def dense_scores(self, vector: np.ndarray) -> np.ndarray:
+        """Cosine similarity of every passage to the question (vectors are unit length)."""
+        with torch.inference_mode():
+            return (self._matrix @ torch.from_numpy(vector)).numpy()
 
     def bm25_scores(self, question: str) -> np.ndarray:
         """BM25 score of every passage (zeros when no word of the question is indexed)."""
@@ -133,7 +142,7 @@ class Retriever:
         fused: dict[int, float] = {}
         rankings = (
             (self._top(self.bm25_scores(question), n, positive_only=True), 1.0),
-            (self._top(self.index.embeddings @ vector, n), self.settings.dense_weight),
+            (self._top(self.dense_scores(vector), n), self.settings.dense_weight),
         )
         for hits, weight in rankings:
             for rank, hit in enumerate(hits, start=1):
@@ -146,7 +155,7 @@ class Retriever:
         if not hits:
             return -1.0
         rows = self.index.embeddings[[hit.index for hit in hits]]
-        return float((rows @ question_vector).max())
+        return float((rows * question_vector).sum(axis=1).max())
 
     def _top(self, scores: np.ndarray, k: int, positive_only: bool = False) -> list[Hit]:
         """The ``k`` best-scoring passages, ties broken by position (deterministic)."""
