@@ -88,7 +88,7 @@ def _page_passages(
     questions = []
     passages = []
     for section in sections:
-        doc_title, _, heading = section.title.partition(" › ")
+        doc_title, _, heading = section.title.partition(" \u203a ")  # "Page > Section"
         title = section.title
         if source.startswith("faq/") and heading.endswith("?"):
             # the gold passage is the answer alone: drop the question from what is indexed

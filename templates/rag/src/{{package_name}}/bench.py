@@ -57,10 +57,8 @@ def time_retrieval(assistant: Assistant, questions: list[str], mode: Mode) -> di
 def time_ask(assistant: Assistant, settings: Settings, questions: list[str]) -> dict[str, float]:
     """``POST /ask`` over HTTP, sequential requests."""
     port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings, assistant), host="127.0.0.1", port=port,
-                       log_level="warning")  # fmt: skip
-    )
+    app = create_app(settings, assistant)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:

@@ -154,7 +154,7 @@ class Retriever:
         """Cosine similarity of the question to the best retrieved passage."""
         if not hits:
             return -1.0
-        rows = self.index.embeddings[[hit.index for hit in hits]]
+        rows = self.index.embeddings[np.array([hit.index for hit in hits])]
         return float((rows * question_vector).sum(axis=1).max())
 
     def _top(self, scores: np.ndarray, k: int, positive_only: bool = False) -> list[Hit]:

