@@ -41,6 +41,9 @@ PROSE = {
         "people hurt by a wrong answer are the newest developers, who cannot tell a "
         "plausible invented answer from a real one. So the assistant must quote the "
         "documentation, show where each sentence came from, and say when it does not know. "
+        "It also has to run offline on an ordinary laptop, with no API key and no data "
+        "leaving the machine, because many teams cannot send internal documents to a hosted "
+        "model. "
     ),
     "Task": (
         "The corpus is the Python documentation: the FAQ, the tutorial, the glossary and "
@@ -50,7 +53,9 @@ PROSE = {
         "its answer with the question heading removed, so a question cannot be found just "
         "by matching its own words. What made it hard: answers rarely repeat the words of "
         "the question, reference pages are long and full of signatures, and the whole "
-        "corpus had to embed on a laptop CPU in a few minutes. "
+        "corpus had to embed on a laptop CPU in a few minutes. I also had to decide how "
+        "long a passage should be: long enough to hold a whole answer, short enough for "
+        "the embedding model to read it completely. "
     ),
     "Action": (
         "I chose hybrid retrieval instead of keyword search alone: BM25 finds exact names "
@@ -62,7 +67,9 @@ PROSE = {
         "citations over fine-tuning a model on the documents, because retrieval can be "
         "updated by re-ingesting one file, it can show its sources, and it can refuse, "
         "while a fine-tuned model answers confidently from memory. The comparison below "
-        "shows what each retriever alone scores on the same questions. "
+        "shows what each retriever alone scores on the same questions. Hybrid is not best "
+        "everywhere: the dense model alone ranks the right passage first more often, "
+        "because a confident keyword match sometimes pulls a wrong passage to the top. "
     ),
     "Result": (
         "The headline below is the number I would defend: recall at five of the hybrid "
@@ -71,7 +78,9 @@ PROSE = {
         "passage that answers the question is on the first screen of sources far more "
         "often, and the extractive answer quotes it with a numbered citation they can "
         "click to check. When nothing relevant is found the assistant says so instead of "
-        "guessing, which is what makes the answers safe to trust. "
+        "guessing, which is what makes the answers safe to trust. The latency table shows "
+        "the cost of that quality: almost all of a request is spent embedding the question, "
+        "and the lexical search itself is nearly free. "
     ),
     "Reflection": (
         "What didn't work: long reference passages were cut off by the embedding model's "
