@@ -294,7 +294,7 @@ def _train_finetuned(
 def _train_lora(splits: Splits, settings: Settings) -> None:
     """(d) LoRA adapters on a fresh copy of the encoder, same data, same loop.
 
-    Trains about 1% of the weights: the answer to "can I fine-tune more cheaply?". Scored
+    Trains well under 1% of the weights: the answer to "can I fine-tune more cheaply?". Scored
     and logged for the table; the full fine-tune stays the served model. It has its own
     time budget (``lora_max_train_seconds``), so `make train` stays bounded.
     """
