@@ -11,6 +11,7 @@ import random
 from pathlib import Path
 
 import pytest
+import torch
 from transformers import AutoTokenizer, BertConfig, BertModel
 
 from review_sentiment.config import Settings
@@ -51,6 +52,7 @@ def tiny_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
         intermediate_size=64,
         max_position_embeddings=128,
     )
+    torch.manual_seed(0)  # the same random encoder whichever test asks for it first
     BertModel(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
@@ -73,6 +75,7 @@ def settings(tmp_path: Path, tiny_encoder: Path, monkeypatch: pytest.MonkeyPatch
         learning_rate=1e-2,
         max_epochs=5,
         patience=2,
+        lora=False,
         models_dir=tmp_path / "models",
         artifacts_dir=tmp_path / "mlartifacts",
         reports_dir=tmp_path / "reports",

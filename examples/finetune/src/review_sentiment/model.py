@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
+from tqdm.auto import tqdm
 from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedTokenizerBase
 
 WEIGHTS, CONFIG = "model.safetensors", "classifier.json"
@@ -90,7 +91,8 @@ class Predictor:
     def predict_proba(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         """Class probabilities, shape (len(texts), len(labels))."""
         out = []
-        for start in range(0, len(texts), batch_size):
+        starts = range(0, len(texts), batch_size)
+        for start in tqdm(starts, desc="predict", leave=False, disable=len(starts) < 4):
             batch = self.tokenize(texts[start : start + batch_size])
             logits = self.model(batch["input_ids"], batch["attention_mask"])
             out.append(torch.softmax(logits.float(), dim=-1).numpy())

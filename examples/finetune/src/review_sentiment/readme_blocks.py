@@ -24,15 +24,17 @@ def fill_blocks(text: str, blocks: Mapping[str, str]) -> str:
     """Return ``text`` with the inside of each named block replaced by its new content."""
     for name, content in blocks.items():
         pattern = re.compile(
-            rf"(<!-- auto:{re.escape(name)} -->\n).*?(\n<!-- /auto:{re.escape(name)} -->)",
+            rf"<!-- auto:{re.escape(name)} -->\n(.*?)<!-- /auto:{re.escape(name)} -->",
             flags=re.DOTALL,
         )
-        if len(pattern.findall(text)) != 1:
+        matches = list(pattern.finditer(text))
+        if len(matches) != 1:
             raise ReadmeBlockError(
                 f"README.md needs exactly one '<!-- auto:{name} -->' ... "
                 f"'<!-- /auto:{name} -->' pair; restore the markers to let `make report` fill it"
             )
-        text = pattern.sub(lambda match: match[1] + content.strip("\n") + match[2], text)
+        start, end = matches[0].span(1)
+        text = text[:start] + content.strip("\n") + "\n" + text[end:]
     return text
 
 

@@ -16,7 +16,9 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 import torch
-from fastapi import FastAPI, HTTPException, status
+from fastapi import FastAPI, HTTPException, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -156,6 +158,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "test_metrics": state["run"].get("metrics", {}),
             "version": __version__,
         }
+
+    @app.exception_handler(RequestValidationError)
+    async def readable_422(request: Request, error: RequestValidationError) -> JSONResponse:
+        """Where and what, without echoing the input: a lone surrogate in it would not
+        encode as UTF-8, and the error page would become a 500."""
+        detail = [
+            {"loc": list(item["loc"]), "msg": item["msg"], "type": item["type"]}
+            for item in error.errors()
+        ]
+        return JSONResponse({"detail": detail}, status_code=422)
 
     @app.post("/predict")
     def predict_one(request: PredictRequest) -> Prediction:
