@@ -29,7 +29,7 @@ from mlportfolio.check import check_project
 from mlportfolio.render import NewProject, new_project
 
 BUNDLED = ("data/raw/rotten_tomatoes.csv", "data/raw/rotten_tomatoes.SOURCE.md")
-TABLE_HEADER = "| model | test accuracy | test macro F1 |"
+TABLE_HEADER = "| model | test accuracy (± 95% CI) | test macro F1 |"
 ROWS = {
     "tfidf_lr": "TF-IDF",
     "frozen_lr": "frozen embeddings",
@@ -209,7 +209,7 @@ def _check_writeup(project: Path, labels: list[str]) -> None:
     table = [line for line in writeup.splitlines() if line.startswith("| ")]
     for model, title in ROWS.items():
         row = next(line for line in table if title in line)
-        assert f"| {metrics[f'{model}.test_accuracy']:.3f} |" in row
+        assert f"| {metrics[f'{model}.test_accuracy']:.3f} ± " in row
     assert "nan" not in writeup
     errors = writeup.split("## Ten real errors")[1].split("## Cost")[0]
     if metrics["finetuned.test_accuracy"] < 1:
