@@ -19,6 +19,7 @@ import copy
 import io
 import json
 import statistics
+import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -144,6 +145,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, help="torch threads (default: serve_threads)")
     args = parser.parse_args(argv)
     settings = Settings()
+    if not (settings.model_dir / model.WEIGHTS).exists():
+        sys.exit(f"error: no fine-tuned model in {settings.model_dir}: run `make train` first")
     threads = args.threads or settings.serve_threads
     results = run(settings, args.latency_texts, args.batch, threads)
     n_test = len(data.split(data.load(settings), settings).test)

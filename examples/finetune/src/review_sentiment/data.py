@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from .config import Settings
+from .config import ENV_PREFIX, Settings
 
 TEXT, LABEL = "text", "label"
 
@@ -41,11 +41,17 @@ def load(settings: Settings) -> pd.DataFrame:
     that lands in both train and test would inflate every score.
     """
     if not settings.data_file.exists():
-        raise DataError(f"data file {settings.data_file} not found: check {settings.data_file}")
+        raise DataError(
+            f"data file {settings.data_file} not found: put the CSV there or set "
+            f"{ENV_PREFIX}DATA_FILE"
+        )
     frame = pd.read_csv(settings.data_file, sep=settings.csv_sep, dtype=str, keep_default_na=False)
     for column in (settings.text_col, settings.label_col):
         if column not in frame.columns:
-            raise DataError(f"column {column!r} not in {settings.data_file.name}: {list(frame)}")
+            raise DataError(
+                f"column {column!r} not in {settings.data_file.name} (columns: {list(frame)}): "
+                f"set {ENV_PREFIX}TEXT_COL and {ENV_PREFIX}LABEL_COL"
+            )
     frame = frame.loc[:, [settings.text_col, settings.label_col]]
     frame = frame.set_axis([TEXT, LABEL], axis=1)
     frame[TEXT] = frame[TEXT].str.strip()
@@ -54,9 +60,14 @@ def load(settings: Settings) -> pd.DataFrame:
     frame = frame.drop_duplicates(subset=TEXT).reset_index(drop=True)
     counts = frame[LABEL].value_counts()
     if len(counts) < 2:
-        raise DataError(f"need at least two labels, found {counts.to_dict()}")
+        raise DataError(
+            f"need at least two labels, found {counts.to_dict()}: check {ENV_PREFIX}LABEL_COL"
+        )
     if counts.min() < 4:
-        raise DataError(f"every label needs 4+ rows to appear in each split: {counts.to_dict()}")
+        raise DataError(
+            f"every label needs 4+ rows to appear in each split, found {counts.to_dict()}: "
+            "add examples or drop the rare labels"
+        )
     return frame
 
 

@@ -144,7 +144,7 @@ def comparison_block(facts: RunFacts) -> str:
     """Every model on the same test texts, with what it cost to train and to run."""
     header = (
         "model",
-        "test accuracy",
+        "test accuracy ± CI",
         "test macro F1",
         "train s",
         "trainable params",
@@ -156,7 +156,7 @@ def comparison_block(facts: RunFacts) -> str:
         rows.append(
             (
                 f"**{MODELS[name]}**" if name == "finetuned" else MODELS[name],
-                f"{facts.score(name):.3f}",
+                f"{facts.score(name):.3f} ± {facts.score(name, 'test_accuracy_ci95') or 0:.3f}",
                 f"{facts.score(name, 'test_macro_f1') or 0:.3f}",
                 f"{train_seconds:.0f}" if train_seconds >= 10 else f"{train_seconds:.1f}",
                 f"{int(facts.score(name, 'trainable_params') or 0):,}",
@@ -165,7 +165,8 @@ def comparison_block(facts: RunFacts) -> str:
         )
     text = _table(header, rows) + (
         f"\n\nSame {facts.count('n_train')} training texts and {facts.count('n_test')} test "
-        "texts for every model; CPU, one text per call. The fine-tuned model is the one "
+        "texts for every model; ± is the 95 percent interval that the test-set size allows. "
+        "Latency on CPU, one text per call. The fine-tuned model is the one "
         "served and registered as `champion`; [WRITEUP.md](WRITEUP.md) has the learning "
         "curves, confusion matrix and ten real errors."
     )
@@ -251,6 +252,7 @@ def quotable_metrics(facts: RunFacts, shares: dict[str, float]) -> dict[str, flo
     """The numbers a user may quote, named as in the tables (and the gains between them)."""
     keys = (
         "test_accuracy",
+        "test_accuracy_ci95",
         "test_macro_f1",
         "train_seconds",
         "latency_p50_ms",

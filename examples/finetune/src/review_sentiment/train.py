@@ -21,6 +21,7 @@ import copy
 import json
 import os
 import random
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -345,7 +346,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--smoke", action="store_true", help="tiny subset, seconds (CI)")
     args = parser.parse_args(argv)
     settings = Settings()
-    run(settings.smoke() if args.smoke else settings, run_name="smoke" if args.smoke else "train")
+    try:
+        run(settings.smoke() if args.smoke else settings, "smoke" if args.smoke else "train")
+    except data.DataError as error:
+        sys.exit(f"error: {error}")
 
 
 if __name__ == "__main__":

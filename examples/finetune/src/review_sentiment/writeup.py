@@ -55,6 +55,7 @@ def write(settings: Settings, run_id: str) -> Path:
     }
     steps = [(m.step, m.value) for m in client.get_metric_history(run_id, "train_loss_step")]
     evaluate.plot_learning_curves(history, steps, figures / "learning_curves.png")
+    client.log_artifacts(run_id, str(figures), "figures")  # the curves beside the metrics
     relative = _relative(figures, settings.writeup_file.parent)
     text = render(run_id, metrics, params, errors["errors"], relative, history, _llm_run())
     settings.writeup_file.write_text(text, encoding="utf-8")
@@ -98,6 +99,7 @@ def render(
     """The markdown itself, from plain values (easy to test without MLflow)."""
     rows = "\n".join(
         f"| {title} | {_m(metrics, key, 'test_accuracy'):.3f} "
+        f"± {_m(metrics, key, 'test_accuracy_ci95'):.3f} "
         f"| {_m(metrics, key, 'test_macro_f1'):.3f} "
         f"| {_m(metrics, key, 'train_seconds'):.1f} "
         f"| {int(_m(metrics, key, 'trainable_params')):,} "
@@ -134,13 +136,14 @@ Encoder: {params.get("encoder", "?")}, max {params.get("max_length", "?")} token
 
 ## Before / after
 
-| model | test accuracy | test macro F1 | train time (s) | trainable params | p50 ms/text |
+| model | test accuracy (± 95% CI) | test macro F1 | train s | trainable params | p50 ms/text |
 |---|---|---|---|---|---|
 {rows}
 
 Fine-tuning changed test accuracy by **{gain:+.3f}** over the frozen encoder
-({before:.3f} → {after:.3f}). Train time is wall-clock on this machine (embedding the
-training texts included for the frozen model); latency is one text per call on CPU.
+({before:.3f} → {after:.3f}). The ± is the 95% interval that the test-set size alone
+allows: a gap inside it could be luck. Train time is wall-clock on this machine (embedding
+the training texts included for the frozen model); latency is one text per call on CPU.
 
 ## Learning curves
 
