@@ -60,15 +60,14 @@ def resolve(name: str) -> str:
 def load_causal_lm(name: str) -> tuple[PreTrainedModel, AutoTokenizer]:
     """A local folder, a ``.gguf`` file (needs ``gguf``), a bundled model or a hub name."""
     path = Path(resolve(name))
-    if path.suffix == ".gguf":
-        kwargs = {"gguf_file": path.name, **_dense(path.name)}
-        source = str(path.parent)
-    else:
-        kwargs, source = {}, str(path)
+    gguf = path.suffix == ".gguf"
+    source = str(path.parent) if gguf else str(path)
+    kwargs = {"gguf_file": path.name} if gguf else {}
     tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
+    dense = _dense(path.name) if gguf else {}
+    model = AutoModelForCausalLM.from_pretrained(source, **kwargs, **dense)
     return model, tokenizer
 
 
