@@ -60,16 +60,28 @@ def resolve(name: str) -> str:
 def load_causal_lm(name: str) -> tuple[PreTrainedModel, AutoTokenizer]:
     """A local folder, a ``.gguf`` file (needs ``gguf``), a bundled model or a hub name."""
     path = Path(resolve(name))
-    if path.suffix == ".gguf":
-        kwargs = {"gguf_file": path.name}
-        source = str(path.parent)
-    else:
-        kwargs, source = {}, str(path)
+    gguf = path.suffix == ".gguf"
+    source = str(path.parent) if gguf else str(path)
+    kwargs = {"gguf_file": path.name} if gguf else {}
     tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
+    dense = _dense(path.name) if gguf else {}
+    model = AutoModelForCausalLM.from_pretrained(source, **kwargs, **dense)
     return model, tokenizer
+
+
+def _dense(gguf_file: str) -> dict[str, object]:
+    """Ask for plain dense weights: LoRA trains them and ``save_pretrained`` can write them.
+
+    transformers 5 may keep GGUF weights in their quantized blocks unless told otherwise;
+    transformers 4 always unpacks them (and has no ``GgufConfig``).
+    """
+    try:
+        from transformers import GgufConfig
+    except ImportError:
+        return {}
+    return {"quantization_config": GgufConfig(gguf_file=gguf_file, dequantize=True)}
 
 
 def prompt(text: str, labels: list[str], shots: list[tuple[str, str]]) -> str:
@@ -123,14 +135,15 @@ class LLMClassifier:
         """Softmax over each label's mean token log-likelihood after the prompt."""
         self.model.eval()
         scores = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
-        for j, label in enumerate(self.labels):
-            for start in range(0, len(texts), batch_size):
-                chunk = texts[start : start + batch_size]
-                batch = self._batch([self._encode(text, label) for text in chunk])
-                logits = self.model(batch["input_ids"], attention_mask=batch["attention_mask"])
-                scores[start : start + len(chunk), j] = _mean_log_likelihood(
-                    logits.logits, batch["labels"]
-                )
+        starts = range(0, len(texts), batch_size)
+        jobs = [(j, start) for j in range(len(self.labels)) for start in starts]
+        for j, start in tqdm(jobs, desc="score labels", leave=False, disable=len(jobs) < 4):
+            chunk = texts[start : start + batch_size]
+            batch = self._batch([self._encode(text, self.labels[j]) for text in chunk])
+            logits = self.model(batch["input_ids"], attention_mask=batch["attention_mask"])
+            scores[start : start + len(chunk), j] = _mean_log_likelihood(
+                logits.logits, batch["labels"]
+            )
         return torch.softmax(torch.from_numpy(scores), dim=-1).numpy()
 
     def predict(self, texts: list[str], batch_size: int = 8) -> list[str]:
