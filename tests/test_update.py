@@ -69,7 +69,7 @@ def _apply_user_edits(project: Path, package: str) -> Scenario:
         f"from {package}.extra import double\n\n\ndef test_double() -> None:\n"
         "    assert double(2) == 4\n"
     )  # 17
-    (project / "docs").mkdir()
+    (project / "docs").mkdir(exist_ok=True)
     (project / "docs" / "architecture.md").write_text("# Architecture\n")  # 18
     (project / ".env.example").write_text("MLFLOW_TRACKING_URI=\n")  # 19
     data_files = sorted((project / "data").rglob("*")) if (project / "data").exists() else []

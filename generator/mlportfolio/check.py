@@ -132,7 +132,7 @@ def _numbers(parsed: walkthrough.Walkthrough, metrics: dict[str, float]) -> Iter
                 "no-number",
                 result.line,
                 "the Result section cites no number",
-                "run `make train report`, then quote the headline number it fills in",
+                "run `make report` after a training or evaluation run; quote its headline",
             )
     for section in parsed.sections.values():
         for line, text in section.prose:
