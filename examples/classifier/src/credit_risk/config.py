@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -68,6 +68,18 @@ class Settings(BaseSettings):
     port: int = 8000
     max_batch_rows: int = Field(1000, ge=1)
     max_body_bytes: int = Field(2_000_000, ge=1024)
+    workers: int = Field(2, ge=1, description="Processes of `make serve-prod` and the image")
+    reload_interval_s: float = Field(
+        10.0,
+        ge=0,
+        description="How often each process checks model_uri for a new champion; 0: never",
+    )
+    admin_token: SecretStr | None = Field(
+        None, description="Enables POST /admin/reload for requests carrying this bearer token"
+    )
+    admin_allow_remote: bool = Field(
+        False, description="Let /admin/reload answer other machines, not only loopback"
+    )
 
     def path(self, relative: Path) -> Path:
         """An absolute path: settings hold paths relative to the project root."""

@@ -18,12 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 import mlflow
 import mlflow.sklearn
-from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 from sklearn.pipeline import Pipeline
 
-from . import tracking
+from . import champion, tracking
 from .config import Settings
 from .data import Schema
 
@@ -105,8 +104,7 @@ def log_and_register(result: TrainResult, report: Report, settings: Settings) ->
     version = str(info.registered_model_version)
     promoted, message = promote_if_better(settings.model_name, version, holdout["pr_auc"])
     if promoted:
-        request = example.head(1).astype(object).where(example.head(1).notna(), None)
-        export_champion(settings, version, run.info.run_id, request.to_dict("records")[0])
+        export_champion(settings, version)
     return Registration(run.info.run_id, version, promoted, message)
 
 
@@ -136,50 +134,74 @@ def _params(result: TrainResult, settings: Settings) -> dict[str, Any]:
 def promote_if_better(model_name: str, version: str, pr_auc: float) -> tuple[bool, str]:
     """Point ``champion`` at ``version`` if its holdout PR-AUC beats the current champion."""
     client = MlflowClient()
-    try:
-        current = client.get_model_version_by_alias(model_name, tracking.CHAMPION)
-    except MlflowException:
-        current = None
+    current = champion.champion_version(client, model_name)
     if current is None:
-        client.set_registered_model_alias(model_name, tracking.CHAMPION, version)
-        return True, f"{model_name} v{version} is the first champion (holdout PR-AUC {pr_auc:.4f})"
-    best = client.get_run(current.run_id).data.metrics.get("holdout_pr_auc", float("-inf"))
+        reason = f"{model_name} v{version} is the first champion (holdout PR-AUC {pr_auc:.4f})"
+        champion.promote(client, model_name, version, reason)
+        return True, reason
+    current_run = client.get_model_version(model_name, current).run_id
+    best = client.get_run(current_run).data.metrics.get("holdout_pr_auc", float("-inf"))
     if pr_auc > best:
-        client.set_registered_model_alias(model_name, tracking.CHAMPION, version)
-        return True, (
+        reason = (
             f"{model_name} v{version} is the new champion: holdout PR-AUC {pr_auc:.4f} "
-            f"beats v{current.version}'s {best:.4f}"
+            f"beats v{current}'s {best:.4f}"
         )
+        champion.promote(client, model_name, version, reason)
+        return True, reason
     return False, (
-        f"champion stays v{current.version} (holdout PR-AUC {best:.4f}); "
+        f"champion stays v{current} (holdout PR-AUC {best:.4f}); "
         f"v{version} scored {pr_auc:.4f} and is registered without the alias"
     )
 
 
-def export_champion(settings: Settings, version: str, run_id: str, example: dict[str, Any]) -> Path:
-    """Copy the champion's MLflow model folder to ``models/champion`` for the service.
+def export_champion(settings: Settings, version: str) -> Path:
+    """Copy a registered version's MLflow model folder to ``models/champion`` for the service.
 
-    A container then needs only this folder, not the tracking database. An example
-    request body is written beside it (``curl -d @models/champion/example_request.json``).
+    A container then needs only this folder, not the tracking server. ``registry.json``
+    names the version (a running service watches it to follow promotions and rollbacks) and
+    ``example_request.json`` is a ready request body (``curl -d @models/champion/...``).
+    The folder is staged beside the target and renamed into place, so a reader never sees
+    half a model.
     """
+    client = MlflowClient()
+    run_id = str(client.get_model_version(settings.model_name, version).run_id)
     target = settings.path(settings.models_dir) / "champion"
     staging = target.with_name("champion.tmp")
     shutil.rmtree(staging, ignore_errors=True)
     mlflow.artifacts.download_artifacts(
         f"models:/{settings.model_name}/{version}", dst_path=str(staging)
     )
-    (staging / "registry.json").write_text(
-        json.dumps({"model_name": settings.model_name, "version": version, "run_id": run_id}) + "\n"
-    )
-    (staging / "example_request.json").write_text(json.dumps(example, indent=2) + "\n")
-    shutil.rmtree(target, ignore_errors=True)
+    (staging / "example_request.json").write_text(json.dumps(_example(staging), indent=2) + "\n")
+    registry = {"model_name": settings.model_name, "version": version, "run_id": run_id}
+    (staging / "registry.json").write_text(json.dumps(registry) + "\n")
+    old = target.with_name("champion.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        target.rename(old)
     staging.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
     return target
+
+
+def _example(model_dir: Path) -> dict[str, Any]:
+    """The first row of the input example saved with the model, as JSON types."""
+    frame = mlflow.models.Model.load(str(model_dir)).load_input_example(str(model_dir))
+    row = frame.head(1).astype(object)
+    return dict(row.where(row.notna(), None).to_dict("records")[0])
+
+
+def model_version_at(uri: str, settings: Settings) -> str:
+    """The version ``uri`` points at now: cheap, so a running service can poll it."""
+    local = _local_folder(uri, settings)
+    if local is not None:
+        return str(json.loads((local / "registry.json").read_text())["version"])
+    tracking.configure()
+    return _registry_version(uri)[0]
 
 
 def load_model(uri: str, settings: Settings) -> ServedModel:
     """Load a model folder (``models/champion``) or a registry URI (``models:/NAME@champion``)."""
-    local = settings.path(Path(uri)) if "://" not in uri and not uri.startswith("models:") else None
+    local = _local_folder(uri, settings)
     if local is not None:
         if not (local / "MLmodel").exists():
             raise FileNotFoundError(f"no MLflow model in {local}: run `make train` first")
@@ -199,6 +221,12 @@ def load_model(uri: str, settings: Settings) -> ServedModel:
         version=version,
         run_id=run_id,
     )
+
+
+def _local_folder(uri: str, settings: Settings) -> Path | None:
+    if "://" in uri or uri.startswith("models:"):
+        return None
+    return settings.path(Path(uri))
 
 
 def _registry_version(uri: str) -> tuple[str, str]:

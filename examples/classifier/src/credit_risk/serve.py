@@ -3,15 +3,17 @@
 The app loads the model once (``models/champion`` by default, or any registry URI in
 ``<PREFIX>_MODEL_URI``), compiles it to the fast path and generates its request models
 from the training schema. Bad input is always a 4xx with a readable body: 422 for a
-wrong field or type, 413 for a body over ``max_body_bytes``.
-Start: ``uvicorn --factory <package>.serve:app_from_env`` (what ``make serve``, the
-Dockerfile and the tests all run), then open http://127.0.0.1:8000/docs.
+wrong field or type, 413 for a body over ``max_body_bytes``. A background poll swaps in
+a new champion without a restart (``hot_reload.py``); ``/metadata`` names the version.
+Start: ``uvicorn --factory <package>.serve:app_from_env`` (``make serve``, one process)
+or the image's gunicorn command (``make serve-prod``), then open http://127.0.0.1:8000/docs.
 """
 
 # No `from __future__ import annotations`: FastAPI must see the generated request
 # classes themselves in the endpoint signatures, not their names as strings.
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -23,22 +25,61 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .config import Settings
 from .evaluate import predict_labels
 from .fastpath import FastModel
-from .register import ServedModel, load_model
+from .hot_reload import Loaded, Reloader, ReloadRefused, admin_router
+from .register import ServedModel, load_model, model_version_at
 from .schemas import BatchPrediction, Prediction, as_features, batch_model, record_model
 
 
-def create_app(settings: Settings | None = None, model: ServedModel | None = None) -> FastAPI:
-    """Build the service for ``model`` (loaded from ``settings.model_uri`` if not given)."""
-    settings = settings or Settings()
-    served = model or load_model(settings.model_uri, settings)
+@dataclass(frozen=True)
+class Engine:
+    """A model, its compiled fast path and its readiness: swapped as one object."""
+
+    served: ServedModel
+    fast: FastModel
+    ready: bool
+
+
+def compile_engine(served: ServedModel) -> Loaded[Engine]:
+    """Compile ``served`` and check that it scores a known-good (all-missing) record."""
     fast = FastModel(served.pipeline, served.schema)
-    Record = record_model(served.schema)
+    example = {name: None for name in served.schema.features}
+    ready = bool(np.isfinite(fast.predict_proba([example])).all())
+    return Loaded(Engine(served, fast, ready), served.version)
+
+
+def create_app(settings: Settings | None = None, model: ServedModel | None = None) -> FastAPI:
+    """Build the service for ``model`` (loaded from ``settings.model_uri`` if not given).
+
+    A given ``model`` is served as is; one loaded from ``model_uri`` is replaced when the
+    source points at a new version (every ``reload_interval_s``, or on ``/admin/reload``).
+    """
+    settings = settings or Settings()
+    first = compile_engine(model or load_model(settings.model_uri, settings))
+    schema = first.model.served.schema
+
+    def reload_from_source() -> Loaded[Engine]:
+        """The source's current version, refused if requests would no longer fit it."""
+        loaded = compile_engine(load_model(settings.model_uri, settings))
+        if loaded.model.served.schema != schema:
+            raise ReloadRefused("its features differ from the served ones: restart to serve it")
+        if not loaded.model.ready:
+            raise ReloadRefused("it returns non-finite probabilities")
+        return loaded
+
+    reloader = Reloader(
+        first,
+        probe=lambda: model_version_at(settings.model_uri, settings),
+        load=reload_from_source,
+        interval_s=0 if model is not None else settings.reload_interval_s,
+    )
+    Record = record_model(schema)
     Batch = batch_model(Record, settings.max_batch_rows)
-    ready = {"ok": False}
 
     def predict(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Probabilities from the fast path, labels at the validated threshold."""
-        proba = fast.predict_proba(records)
+        engine = reloader.current.model  # read once: a swap mid-request cannot mix models
+        served = engine.served
+        proba = engine.fast.predict_proba(records)
         labels = predict_labels(proba, served.schema, served.threshold).tolist()
         classes = served.schema.classes
         if served.schema.positive_class is None:  # multiclass: P(the predicted label)
@@ -55,7 +96,15 @@ def create_app(settings: Settings | None = None, model: ServedModel | None = Non
             for label, p, row in zip(labels, probability, proba.tolist(), strict=True)
         ]
 
-    app = FastAPI(title=f"{settings.model_name} classifier", version=served.version)
+    app = FastAPI(
+        title=f"{settings.model_name} classifier",
+        version=first.version,
+        lifespan=lambda _app: reloader.running(),
+    )
+    app.state.reloader = reloader
+    if settings.admin_token is not None:
+        token = settings.admin_token.get_secret_value()
+        app.include_router(admin_router(reloader, token, settings.admin_allow_remote))
 
     # The response models document the API; the endpoints return ready JSON so FastAPI does
     # not validate and re-encode what `predict` just built (a third of a request's time).
@@ -76,20 +125,21 @@ def create_app(settings: Settings | None = None, model: ServedModel | None = Non
 
     @app.get("/ready")
     def is_ready() -> JSONResponse:
-        """Readiness: the model scores a known-good record (done once, then cached)."""
-        if not ready["ok"]:
-            example = {name: None for name in served.schema.features}
-            ready["ok"] = bool(np.isfinite(fast.predict_proba([example])).all())
-        status = 200 if ready["ok"] else 503
-        return JSONResponse({"ready": ready["ok"], "model_version": served.version}, status)
+        """Readiness: the served model scored a known-good record when it was loaded."""
+        current = reloader.current
+        body = {"ready": current.model.ready, "model_version": current.version}
+        return JSONResponse(body, 200 if current.model.ready else 503)
 
     @app.get("/metadata")
     def metadata() -> dict[str, Any]:
         """What is being served: version, run, holdout metrics, threshold and schema."""
+        served = reloader.current.model.served
         return {
             "model_name": settings.model_name,
             "model_version": served.version,
             "run_id": served.run_id,
+            "model_uri": settings.model_uri if model is None else "(given in code)",
+            "reload_interval_s": reloader.interval_s,
             "holdout_metrics": served.metrics,
             "threshold": served.threshold,
             "schema": served.schema.to_dict(),

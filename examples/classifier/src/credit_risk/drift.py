@@ -1,0 +1,316 @@
+"""Monitoring: does live data still look like the data the model was trained on?
+
+``make drift`` compares a current sample (the service's prediction log, or any CSV given
+as ``INPUT=...``) with the training split, one feature at a time:
+
+- PSI, the population stability index, over bins fixed on the training data: how far
+  the distribution moved. Rule of thumb: under 0.1 stable, 0.1-0.2 watch, over 0.2 act.
+- A two-sample test (Kolmogorov-Smirnov for numbers, chi-squared for categories): whether
+  the move is more than sampling noise.
+- The share of category values never seen in training (the model treats them as missing).
+
+A feature raises an alarm only when the size AND the test agree (PSI over the threshold
+and p-value under alpha), so the noise of a small sample pages nobody. The model's own
+output is compared the same way, because a shifted score distribution is what the
+business notices first. The report goes to ``reports/drift.html`` and ``drift.json``;
+the exit code is 1 when anything alarms, so a scheduler or CI job can act on it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .config import Settings
+from .data import NULL_TOKENS, Schema
+from .evaluate import positive_scores
+from .predictions import read_log
+from .register import ServedModel, load_model
+
+MISSING = "(missing)"
+UNSEEN = "(unseen)"
+PREDICTION = "(model score)"
+_EPSILON = 1e-4  # share given to an empty bin, so PSI stays finite
+
+
+class DriftError(Exception):
+    """The comparison cannot run (no reference, no current data, wrong columns)."""
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """When a feature alarms: PSI at least ``psi`` and p-value below ``alpha``."""
+
+    psi: float = 0.2
+    alpha: float = 0.01
+    unseen_share: float = 0.05
+    bins: int = 10
+    min_rows: int = 50
+
+
+@dataclass(frozen=True)
+class FeatureDrift:
+    """One row of the report."""
+
+    feature: str
+    kind: str  # numeric | categorical | prediction
+    psi: float
+    test: str
+    statistic: float
+    p_value: float
+    unseen_share: float
+    alarm: bool
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    """Every feature compared, plus the sizes and where the current sample came from."""
+
+    source: str
+    n_reference: int
+    n_current: int
+    thresholds: Thresholds
+    features: list[FeatureDrift]
+
+    @property
+    def alarms(self) -> list[FeatureDrift]:
+        return [row for row in self.features if row.alarm]
+
+    def to_dict(self) -> dict[str, object]:
+        return {**asdict(self), "alarms": [row.feature for row in self.alarms]}
+
+
+def psi(reference: np.ndarray, current: np.ndarray) -> float:
+    """Population stability index between two histograms over the same bins."""
+    expected = np.maximum(reference / reference.sum(), _EPSILON)
+    actual = np.maximum(current / current.sum(), _EPSILON)
+    return float(np.sum((actual - expected) * np.log(actual / expected)))
+
+
+def numeric_drift(
+    name: str, reference: pd.Series, current: pd.Series, limits: Thresholds, kind: str = "numeric"
+) -> FeatureDrift:
+    """PSI over the reference's quantile bins (missing values get their own bin) and KS."""
+    ref, cur = reference.dropna().to_numpy(float), current.dropna().to_numpy(float)
+    quantiles = np.linspace(0, 1, limits.bins + 1)[1:-1]
+    edges = np.unique(np.quantile(ref, quantiles)) if len(ref) else np.array([])
+
+    def histogram(values: np.ndarray, series: pd.Series) -> np.ndarray:
+        counts = np.bincount(np.searchsorted(edges, values, side="right"), minlength=len(edges) + 1)
+        return np.append(counts, series.isna().sum())
+
+    index = psi(histogram(ref, reference), histogram(cur, current))
+    if len(ref) and len(cur):
+        statistic, p_value = stats.ks_2samp(ref, cur)
+    elif len(ref) or len(cur):  # all missing on one side: certainly a different distribution
+        statistic, p_value = 1.0, 0.0
+    else:
+        statistic, p_value = 0.0, 1.0
+    alarm = bool(index >= limits.psi and p_value < limits.alpha)
+    return FeatureDrift(name, kind, index, "KS", float(statistic), float(p_value), 0.0, alarm)
+
+
+def categorical_drift(
+    name: str,
+    reference: pd.Series,
+    current: pd.Series,
+    levels: list[str],
+    limits: Thresholds,
+    kind: str = "categorical",
+) -> FeatureDrift:
+    """PSI and chi-squared over the training levels plus "unseen" and "missing"."""
+    categories = [*levels, UNSEEN, MISSING]
+
+    def histogram(values: pd.Series) -> np.ndarray:
+        known = values.where(values.isin(levels) | values.isna(), UNSEEN).fillna(MISSING)
+        return known.value_counts().reindex(categories, fill_value=0).to_numpy(float)
+
+    ref, cur = histogram(reference), histogram(current)
+    index = psi(ref, cur)
+    table = np.vstack([ref, cur])
+    table = table[:, table.sum(axis=0) > 0]
+    if table.shape[1] > 1:
+        statistic, p_value, _, _ = stats.chi2_contingency(table)
+    else:
+        statistic, p_value = 0.0, 1.0
+    unseen = float(cur[categories.index(UNSEEN)] / max(cur.sum(), 1))
+    alarm = bool((index >= limits.psi and p_value < limits.alpha) or unseen > limits.unseen_share)
+    return FeatureDrift(
+        name, kind, index, "chi-squared", float(statistic), float(p_value), unseen, alarm
+    )
+
+
+def compare(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    schema: Schema,
+    limits: Thresholds,
+    scores: tuple[pd.Series, pd.Series] | None = None,
+    source: str = "current",
+) -> DriftReport:
+    """Compare every feature present in ``current``, and the model's scores if given.
+
+    Both frames hold raw values as text (as read from CSV); features missing from
+    ``current`` (e.g. left out of the prediction log as personal data) are skipped.
+    """
+    if len(current) < limits.min_rows:
+        raise DriftError(
+            f"{source} has {len(current)} rows; a drift check needs at least "
+            f"{limits.min_rows} (collect more, or lower drift_min_rows)"
+        )
+    present = [name for name in schema.features if name in current.columns]
+    if not present:
+        raise DriftError(
+            f"{source} has none of the model's features ({', '.join(schema.features)})"
+        )
+    rows = []
+    for name in present:
+        if name in schema.categorical:
+            levels = schema.categorical[name]
+            rows.append(categorical_drift(name, reference[name], current[name], levels, limits))
+        else:
+            ref = pd.to_numeric(reference[name], errors="coerce")
+            cur = pd.to_numeric(current[name], errors="coerce")
+            rows.append(numeric_drift(name, ref, cur, limits))
+    if scores is not None:
+        ref_scores, cur_scores = scores
+        if pd.api.types.is_numeric_dtype(ref_scores):
+            rows.append(numeric_drift(PREDICTION, ref_scores, cur_scores, limits, "prediction"))
+        else:
+            rows.append(
+                categorical_drift(
+                    PREDICTION, ref_scores, cur_scores, schema.classes, limits, "prediction"
+                )
+            )
+    return DriftReport(source, len(reference), len(current), limits, rows)
+
+
+def read_text_csv(path: Path, sep: str = ",") -> pd.DataFrame:
+    """A CSV as text, with the same missing-value spellings as training."""
+    if not path.is_file():
+        raise DriftError(f"{path} does not exist: pass a CSV of recent requests as INPUT=...")
+    spellings = {v for token in NULL_TOKENS for v in (token, token.upper(), token.title())}
+    try:
+        return pd.read_csv(
+            path, sep=sep, dtype=str, keep_default_na=False, na_values=sorted(spellings)
+        )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise DriftError(f"cannot read {path} as CSV ({error}); export it as UTF-8 CSV") from None
+
+
+def as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Logged JSON values as the text a CSV would hold (None stays missing)."""
+    return frame.apply(lambda column: column.map(lambda v: None if v is None or v != v else str(v)))
+
+
+def model_scores(frame: pd.DataFrame, served: ServedModel) -> pd.Series:
+    """The model's output on ``frame``: P(positive) for binary, else the predicted label."""
+    schema = served.schema
+    features = schema.features_frame(frame.reindex(columns=schema.features))
+    proba = served.pipeline.predict_proba(features)
+    if schema.positive_class is not None:
+        return pd.Series(positive_scores(proba, schema))
+    return pd.Series(np.asarray(schema.classes, dtype=object)[proba.argmax(axis=1)])
+
+
+def render_html(report: DriftReport) -> str:
+    """A self-contained page: one table, alarms in red."""
+    verdict = (
+        f"ALARM: {', '.join(row.feature for row in report.alarms)}"
+        if report.alarms
+        else "no drift over the thresholds"
+    )
+    limits = report.thresholds
+    rows = "\n".join(
+        f'<tr class="{"alarm" if row.alarm else ""}"><td>{html.escape(row.feature)}</td>'
+        f"<td>{row.kind}</td><td>{row.psi:.3f}</td><td>{row.test}</td>"
+        f"<td>{row.statistic:.3f}</td><td>{row.p_value:.2g}</td>"
+        f"<td>{row.unseen_share:.1%}</td><td>{'yes' if row.alarm else ''}</td></tr>"
+        for row in report.features
+    )
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Drift report</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2rem; }}
+table {{ border-collapse: collapse; }}
+td, th {{ border: 1px solid #ccc; padding: 0.3rem 0.6rem; text-align: right; }}
+td:first-child, th:first-child {{ text-align: left; }}
+tr.alarm {{ background: #fdd; }}
+</style></head><body>
+<h1>Drift report: {html.escape(verdict)}</h1>
+<p>Current: {html.escape(report.source)} ({report.n_current} rows) against the training split
+({report.n_reference} rows). Alarm when PSI &ge; {limits.psi} and p &lt; {limits.alpha},
+or when over {limits.unseen_share:.0%} of a column's values were never seen in training.</p>
+<table><tr><th>feature</th><th>kind</th><th>PSI</th><th>test</th><th>statistic</th>
+<th>p-value</th><th>unseen</th><th>alarm</th></tr>
+{rows}
+</table></body></html>
+"""
+
+
+def format_table(report: DriftReport) -> str:
+    """The report as aligned text for the terminal."""
+    width = max(len(row.feature) for row in report.features)
+    lines = [f"{'feature':<{width}}  {'PSI':>6}  {'p-value':>8}  {'unseen':>6}  alarm"]
+    lines += [
+        f"{row.feature:<{width}}  {row.psi:>6.3f}  {row.p_value:>8.2g}  "
+        f"{row.unseen_share:>6.1%}  {'ALARM' if row.alarm else ''}"
+        for row in report.features
+    ]
+    return "\n".join(lines)
+
+
+def run(settings: Settings, input_path: Path | None = None) -> DriftReport:
+    """Compare the prediction log (or ``input_path``) with the training split; write reports."""
+    reference_path = settings.path(settings.processed_dir) / "train.csv"
+    if not reference_path.is_file():
+        raise DriftError(f"no training split at {reference_path}: run `make train` first")
+    reference = read_text_csv(reference_path)
+    if input_path is not None:
+        current, source = read_text_csv(input_path, settings.csv_sep), str(input_path)
+    else:
+        log_dir = settings.path(settings.prediction_log_dir)
+        current, source = as_text(read_log(log_dir)), f"prediction log {log_dir}"
+    served = load_model(settings.model_uri, settings)
+    limits = Thresholds(
+        psi=settings.drift_psi,
+        alpha=settings.drift_alpha,
+        unseen_share=settings.drift_unseen_share,
+        min_rows=settings.drift_min_rows,
+    )
+    scores = (model_scores(reference, served), model_scores(current, served))
+    report = compare(reference, current, served.schema, limits, scores, source)
+    out = settings.path(settings.reports_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "drift.html").write_text(render_html(report), encoding="utf-8")
+    (out / "drift.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--input", type=Path, help="CSV of recent requests (default: the log)")
+    args = parser.parse_args()
+    settings = Settings()
+    try:
+        report = run(settings, args.input)
+    except (DriftError, FileNotFoundError) as error:
+        sys.exit(f"error: {error}")
+    print(format_table(report))
+    print(f"report: {settings.reports_dir / 'drift.html'}")
+    if report.alarms:
+        names = ", ".join(row.feature for row in report.alarms)
+        sys.exit(f"drift: {len(report.alarms)} over the thresholds: {names}")
+    print("drift: nothing over the thresholds")
+
+
+if __name__ == "__main__":
+    main()
