@@ -1,0 +1,153 @@
+"""Operations tests: rollback through a real (temporary) MLflow registry, hot reload of the
+served model, and the admin endpoint's locks. Offline, a few seconds."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from mlflow.tracking import MlflowClient
+from pydantic import SecretStr
+
+from credit_risk import champion
+from credit_risk.config import Settings
+from credit_risk.evaluate import Report
+from credit_risk.hot_reload import Loaded, Reloader
+from credit_risk.register import export_champion, log_and_register
+from credit_risk.rollback import roll_back
+from credit_risk.serve import create_app
+from credit_risk.train import TrainResult
+
+LOOPBACK_CLIENT = ("127.0.0.1", 50000)
+
+
+@pytest.fixture(scope="module")
+def registry(
+    tmp_path_factory: pytest.TempPathFactory,
+    settings: Settings,
+    trained: TrainResult,
+    report: Report,
+) -> Iterator[Settings]:
+    """Two registered versions of the model in a throwaway registry; v1 is champion."""
+    out = tmp_path_factory.mktemp("registry")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{out / 'mlflow.db'}")
+        ops = settings.model_copy(update={"models_dir": out / "models"})
+        assert log_and_register(trained, report, ops).promoted
+        assert not log_and_register(trained, report, ops).promoted  # a tie keeps v1
+        yield ops
+
+
+def _crown(settings: Settings, version: str) -> None:
+    """Make ``version`` the champion, as a promotion would, and export it."""
+    champion.promote(MlflowClient(), settings.model_name, version, "test")
+    export_champion(settings, version)
+
+
+def _version(client: TestClient) -> str:
+    return str(client.get("/metadata").json()["model_version"])
+
+
+def _record(settings: Settings) -> dict[str, Any]:
+    folder = settings.path(settings.models_dir) / "champion"
+    return dict(json.loads((folder / "example_request.json").read_text()))
+
+
+def _registry_json(settings: Settings) -> dict[str, Any]:
+    folder = settings.path(settings.models_dir) / "champion"
+    return dict(json.loads((folder / "registry.json").read_text()))
+
+
+def test_rollback_moves_champion_to_the_previous_version(registry: Settings) -> None:
+    _crown(registry, "1")
+    _crown(registry, "2")
+    move = roll_back(registry)
+    assert str(move) == "champion: v2 -> v1"
+    client = MlflowClient()
+    assert champion.champion_version(client, registry.model_name) == "1"
+    assert _registry_json(registry)["version"] == "1"
+    events = champion.history(client, registry.model_name)
+    assert [event.action for event in events[-3:]] == ["promote", "promote", "rollback"]
+    assert "champion_restored_at" in client.get_model_version(registry.model_name, "1").tags
+
+
+def test_rollback_stops_at_the_first_champion_and_takes_a_named_version(
+    registry: Settings,
+) -> None:
+    _crown(registry, "1")
+    while True:  # unwind whatever earlier tests pushed
+        try:
+            roll_back(registry)
+        except champion.RollbackError as error:
+            assert "make rollback VERSION=N" in str(error)
+            break
+    assert str(roll_back(registry, to="2")) == "champion: v1 -> v2"
+    assert str(roll_back(registry)) == "champion: v2 -> v1"
+
+
+def test_service_follows_the_exported_folder(registry: Settings) -> None:
+    _crown(registry, "1")
+    folder = str(registry.path(registry.models_dir) / "champion")
+    app = create_app(registry.model_copy(update={"model_uri": folder, "reload_interval_s": 0}))
+    client = TestClient(app)
+    assert _version(client) == "1"
+    export_champion(registry, "2")
+    assert app.state.reloader.check()
+    assert _version(client) == "2"
+    assert client.post("/predict", json=_record(registry)).json()["model_version"] == "2"
+    assert not app.state.reloader.check()  # nothing new: no reload
+
+
+def test_background_poll_follows_the_registry_alias(registry: Settings) -> None:
+    _crown(registry, "1")
+    uri = f"models:/{registry.model_name}@champion"
+    app = create_app(registry.model_copy(update={"model_uri": uri, "reload_interval_s": 0.2}))
+    with TestClient(app) as client:  # the context runs the app's lifespan: the poll
+        assert _version(client) == "1"
+        champion.promote(MlflowClient(), registry.model_name, "2", "test")
+        deadline = time.monotonic() + 10
+        while _version(client) != "2":
+            assert time.monotonic() < deadline, "the poll did not pick up v2 within 10 s"
+            time.sleep(0.1)
+
+
+def test_a_model_that_fails_to_load_is_not_served() -> None:
+    source = {"version": "1"}
+
+    def load() -> Loaded[str]:
+        raise OSError("disk gone")
+
+    reloader = Reloader(Loaded("model one", "1"), lambda: source["version"], load, 0)
+    source["version"] = "2"
+    assert not reloader.check()
+    assert reloader.current == Loaded("model one", "1")
+
+
+def test_admin_reload_is_off_without_a_token(registry: Settings) -> None:
+    _crown(registry, "1")
+    folder = str(registry.path(registry.models_dir) / "champion")
+    app = create_app(registry.model_copy(update={"model_uri": folder, "reload_interval_s": 0}))
+    assert TestClient(app, client=LOOPBACK_CLIENT).post("/admin/reload").status_code == 404
+
+
+def test_admin_reload_needs_loopback_and_the_token(registry: Settings) -> None:
+    _crown(registry, "1")
+    folder = str(registry.path(registry.models_dir) / "champion")
+    locked = registry.model_copy(
+        update={"model_uri": folder, "reload_interval_s": 0, "admin_token": SecretStr("s3cret")}
+    )
+    app = create_app(locked)
+    auth = {"authorization": "Bearer s3cret"}
+    remote, local = TestClient(app), TestClient(app, client=LOOPBACK_CLIENT)
+    assert remote.post("/admin/reload", headers=auth).status_code == 403
+    assert local.post("/admin/reload").status_code == 401
+    assert local.post("/admin/reload", headers={"authorization": "Bearer nope"}).status_code == 401
+    export_champion(registry, "2")
+    response = local.post("/admin/reload", headers=auth)
+    assert response.json() == {"reloaded": True, "model_version": "2"}
+    open_app = create_app(locked.model_copy(update={"admin_allow_remote": True}))
+    assert TestClient(open_app).post("/admin/reload", headers=auth).status_code == 200
