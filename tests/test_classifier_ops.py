@@ -1,0 +1,339 @@
+"""Operating a rendered classifier with real parts, through the project's own Makefile.
+
+- PostgreSQL: a throwaway cluster (initdb/pg_ctl), `make postgres-db`, `make mlflow-server`,
+  `make train` twice against that server, the champion served from the registry.
+- Rollback: `make rollback VERSION=2` then `make rollback`; a live service on the registry
+  alias and a live multi-worker service on models/champion both follow without a restart.
+- The image's start command, read from the Dockerfile, run from a fresh `pip install .`
+  with 4 workers: /ready, the HEALTHCHECK command, and a bounded wrk load with 0 errors.
+Every server binds 127.0.0.1 on a free port and is stopped in a finally block.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import pytest
+
+from mlportfolio.render import NewProject, new_project
+
+VENV_BIN = Path(sys.executable).parent
+POLL_S = 1.0
+SLACK_S = 10.0  # a poll's model load (MLflow over HTTP) and scheduling on a busy CI box
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env["VIRTUAL_ENV"] = str(VENV_BIN.parent)
+    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
+    return {**env, **extra}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _run(command: list[str], cwd: Path, env: dict[str, str]) -> str:
+    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, f"{shlex.join(command)}:\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+def _get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+@contextmanager
+def _server(command: list[str], cwd: Path, env: dict[str, str], ready_url: str) -> Iterator[None]:
+    """Start ``command`` in its own process group; wait for ``ready_url``; stop the group."""
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            _wait_ready(process, ready_url, log)
+            yield
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
+
+
+def _wait_ready(process: subprocess.Popen[bytes], url: str, log: IO[bytes]) -> None:
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if _get(url)[0] == 200:
+                return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            log.seek(0)
+            command = shlex.join(str(arg) for arg in process.args)  # type: ignore[union-attr]
+            pytest.fail(f"{command} never got ready:\n{log.read().decode()[-3000:]}")
+        time.sleep(0.25)
+
+
+def _render(dest: Path) -> tuple[Path, str]:
+    rendered = new_project(NewProject(kind="classifier", dest=dest, git=False))
+    return rendered.path, rendered.package
+
+
+def _version(port: int) -> str:
+    return str(json.loads(_get(f"http://127.0.0.1:{port}/metadata")[1])["model_version"])
+
+
+def _wait_for_version(ports: list[int], version: str, started: float) -> float:
+    """Seconds until every service (every worker: 8 answers in a row) reports ``version``."""
+    deadline = started + POLL_S + SLACK_S
+    for port in ports:
+        in_a_row = 0
+        while in_a_row < 8:
+            in_a_row = in_a_row + 1 if _version(port) == version else 0
+            assert time.monotonic() < deadline, f"port {port} still not on v{version}"
+            time.sleep(0.05)
+    return time.monotonic() - started
+
+
+# --- PostgreSQL + MLflow server --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Postgres:
+    port: int
+    bin_dir: Path
+
+    def url(self, database: str) -> str:
+        return f"postgresql+psycopg2://postgres@127.0.0.1:{self.port}/{database}"
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[Postgres]:
+    """A throwaway PostgreSQL cluster in a temp folder, trust auth, loopback only."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if not found:
+        pytest.skip("no PostgreSQL server binaries (Debian: apt-get install postgresql)")
+    bin_dir = found[-1].parent
+    as_postgres: list[str] = []
+    folder = Path(tempfile.mkdtemp(prefix="mlportfolio-pg-"))
+    if os.geteuid() == 0:  # initdb refuses root: run the server as the postgres user
+        if shutil.which("runuser") is None:
+            pytest.skip("running as root without runuser to drop to the postgres user")
+        as_postgres = ["runuser", "-u", "postgres", "--"]
+        shutil.chown(folder, "postgres")
+    data, port = folder / "data", _free_port()
+    pg_ctl = [*as_postgres, str(bin_dir / "pg_ctl"), "-D", str(data)]
+    subprocess.run(
+        [*as_postgres, str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust"],
+        check=True,
+        capture_output=True,
+    )
+    options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1"
+    subprocess.run(
+        [*pg_ctl, "-o", options, "-l", str(folder / "log"), "-w", "start"],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield Postgres(port, bin_dir)
+    finally:
+        subprocess.run([*pg_ctl, "-m", "fast", "-w", "stop"], capture_output=True)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class TrackedProject:
+    path: Path
+    package: str
+    env: dict[str, str]  # MLFLOW_TRACKING_URI points at the project's tracking server
+    setup_s: float
+
+
+@pytest.fixture(scope="module")
+def tracked(
+    postgres: Postgres, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TrackedProject]:
+    """A rendered classifier, its `make mlflow-server` on PostgreSQL, trained twice on it."""
+    started = time.perf_counter()
+    project, package = _render(tmp_path_factory.mktemp("pg") / "pg-ops")
+    pg_env = {"PGHOST": "127.0.0.1", "PGPORT": str(postgres.port), "PGUSER": "postgres"}
+    env = _env(PATH=f"{postgres.bin_dir}{os.pathsep}{_env()['PATH']}", **pg_env)
+    database = f"{package}_mlflow"
+    _run(["make", "postgres-db"], project, env)
+    port = _free_port()
+    server = [
+        "make",
+        "mlflow-server",
+        f"MLFLOW_BACKEND_URI={postgres.url(database)}",
+        f"MLFLOW_PORT={port}",
+        "MLFLOW_WORKERS=1",
+    ]
+    with _server(server, project, env, f"http://127.0.0.1:{port}/health"):
+        env = {**env, "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{port}"}
+        assert "is the first champion" in _run(["make", "train"], project, env)
+        assert "champion stays v1" in _run(["make", "train"], project, env)  # same data: tie
+        yield TrackedProject(project, package, env, time.perf_counter() - started)
+
+
+@pytest.mark.slow
+def test_trains_on_the_postgres_server_and_serves_its_champion(tracked: TrackedProject) -> None:
+    started = time.perf_counter()
+    prefix = tracked.package.upper()
+    port = _free_port()
+    env = {**tracked.env, f"{prefix}_MODEL_URI": f"models:/{tracked.package}@champion"}
+    command = ["make", "serve", f"PORT={port}"]
+    with _server(command, tracked.path, env, f"http://127.0.0.1:{port}/ready"):
+        body = (tracked.path / "models/champion/example_request.json").read_bytes()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/predict",
+            data=body,
+            headers={"content-type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 200
+            prediction = json.loads(response.read())
+    assert 0.0 <= prediction["probability"] <= 1.0
+    assert prediction["model_version"] == "1"
+    total = tracked.setup_s + time.perf_counter() - started
+    print(f"\npostgres path (cluster, server, 2 trainings, serve, predict): {total:.1f} s")
+
+
+@pytest.mark.slow
+def test_rollback_reaches_live_services_without_restart(tracked: TrackedProject) -> None:
+    prefix = tracked.package.upper()
+    live = {**tracked.env, f"{prefix}_RELOAD_INTERVAL_S": str(POLL_S)}
+    by_alias, by_folder = _free_port(), _free_port()
+    alias_env = {**live, f"{prefix}_MODEL_URI": f"models:/{tracked.package}@champion"}
+    with (
+        _server(
+            ["make", "serve", f"PORT={by_alias}"],
+            tracked.path,
+            alias_env,
+            f"http://127.0.0.1:{by_alias}/ready",
+        ),
+        _server(
+            ["make", "serve-prod", "WORKERS=2", f"PORT={by_folder}"],
+            tracked.path,
+            live,
+            f"http://127.0.0.1:{by_folder}/ready",
+        ),
+    ):
+        ports = [by_alias, by_folder]
+        assert [_version(port) for port in ports] == ["1", "1"]
+
+        started = time.monotonic()
+        out = _run(["make", "rollback", "VERSION=2"], tracked.path, tracked.env)
+        assert "champion: v1 -> v2" in out
+        forward = _wait_for_version(ports, "2", started)
+
+        started = time.monotonic()
+        assert "champion: v2 -> v1" in _run(["make", "rollback"], tracked.path, tracked.env)
+        back = _wait_for_version(ports, "1", started)
+    print(f"\nservices on the new champion {forward:.1f} s after `make rollback VERSION=2`, ")
+    print(f"back on v1 {back:.1f} s after `make rollback` (poll every {POLL_S} s)")
+
+
+# --- the image's start command from a fresh install ------------------------------------
+
+
+def _dockerfile(project: Path) -> tuple[list[str], dict[str, str], str]:
+    """The Dockerfile's last CMD (exec form), its ENV values and its HEALTHCHECK command."""
+    text = (project / "Dockerfile").read_text().replace("\\\n", " ")
+    cmd = json.loads(re.findall(r"^CMD (\[.*\])$", text, re.MULTILINE)[-1])
+    env: dict[str, str] = {}
+    for line in re.findall(r"^ENV (.*)$", text, re.MULTILINE):
+        env.update(dict(item.split("=", 1) for item in shlex.split(line)))
+    healthcheck = re.findall(r"^HEALTHCHECK .*? CMD (.*)$", text, re.MULTILINE)[-1]
+    return cmd, env, healthcheck
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, Path]:
+    """A trained project and a fresh venv holding `pip install .` of it (deps from ours)."""
+    project, package = _render(tmp_path_factory.mktemp("image") / "image-ops")
+    _run(["make", "train"], project, _env())
+    venv = tmp_path_factory.mktemp("venv") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", venv], check=True)
+    (site,) = venv.glob("lib/python*/site-packages")
+    # pip, setuptools and the dependencies come from this venv (offline, fast); the
+    # project itself is built and installed into the new one, as `pip install .` would
+    (site / "shared-deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    pip = [str(venv / "bin/python"), "-m", "pip", "install", "--quiet", "--no-index"]
+    _run([*pip, "--no-build-isolation", "."], project, _env())
+    where = _run(
+        [str(venv / "bin/python"), "-c", f"import {package}; print({package}.__file__)"],
+        tmp_path_factory.getbasetemp(),
+        _env(),
+    )
+    assert where.startswith(str(venv)), where  # the installed copy, not src/
+    return project, package, venv
+
+
+@pytest.mark.slow
+def test_image_command_serves_four_workers_under_load(installed: tuple[Path, str, Path]) -> None:
+    project, package, venv = installed
+    cmd, image_env, healthcheck = _dockerfile(project)
+    assert cmd[:3] == ["python", "-m", "gunicorn"]
+    prefix = package.upper()
+    port = _free_port()
+    env = {k: v for k, v in _env().items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+    env |= image_env  # what the image sets, then what differs outside a container:
+    env |= {
+        "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}",
+        f"{prefix}_MODEL_URI": str(project / "models/champion"),  # /app is the project
+        f"{prefix}_HOST": "127.0.0.1",
+        f"{prefix}_PORT": str(port),
+        f"{prefix}_WORKERS": "4",
+    }
+    with _server(cmd, project, env, f"http://127.0.0.1:{port}/ready"):
+        workers = subprocess.run(["pgrep", "-f", "-c", cmd[-1]], capture_output=True, text=True)
+        assert int(workers.stdout or 0) >= 5, "a gunicorn master and 4 workers"
+        assert subprocess.run(["sh", "-c", healthcheck], env=env).returncode == 0
+        if shutil.which("wrk") is None:
+            pytest.skip("no wrk for the load run (Debian: apt-get install wrk)")
+        body = (project / "models/champion/example_request.json").read_text()
+        script = project / "post.lua"
+        script.write_text(
+            'wrk.method = "POST"\n'
+            'wrk.headers["Content-Type"] = "application/json"\n'
+            f"wrk.body = {json.dumps(json.dumps(json.loads(body)))}\n"
+        )
+        load = subprocess.run(
+            ["wrk", "-t2", "-c16", "-d8s", "-s", str(script), f"http://127.0.0.1:{port}/predict"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    out = load.stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    assert "Non-2xx" not in out and "Socket errors" not in out, out
+    assert rate > 0
+    print(f"\nimage command, 4 workers, wrk -t2 -c16 -d8s: {rate:.0f} req/s, 0 errors")
