@@ -1,0 +1,81 @@
+"""Deployment files agree with each other and with the service: one start command (the
+Dockerfile's CMD, `make serve-prod`, render.yaml), one port, one health path."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+import yaml
+from fastapi.testclient import TestClient
+
+from credit_risk.config import ENV_PREFIX, Settings
+from credit_risk.register import ServedModel
+from credit_risk.serve import create_app
+
+
+def _dockerfile(root: Path) -> str:
+    return (root / "Dockerfile").read_text().replace("\\\n", " ")
+
+
+def _image_command(root: Path) -> list[str]:
+    """The image's start command: the last CMD, in exec form."""
+    return list(json.loads(re.findall(r"^CMD (\[.*\])$", _dockerfile(root), re.MULTILINE)[-1]))
+
+
+def _image_env(root: Path) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for line in re.findall(r"^ENV (.*)$", _dockerfile(root), re.MULTILINE):
+        env.update(item.split("=", 1) for item in shlex.split(line))
+    return env
+
+
+def _web_service(root: Path) -> dict[str, object]:
+    blueprint = yaml.safe_load((root / "render.yaml").read_text())
+    (service,) = [s for s in blueprint["services"] if s["type"] == "web"]
+    return dict(service)
+
+
+def test_make_serve_prod_runs_the_image_command(project_root: Path) -> None:
+    makefile = (project_root / "Makefile").read_text()
+    serve_prod = re.search(r"^SERVE_PROD := (.*)$", makefile, re.MULTILINE)
+    assert serve_prod is not None
+    assert ["python", *shlex.split(serve_prod.group(1))] == _image_command(project_root)
+    assert "$(PYTHON) $(SERVE_PROD)" in makefile
+
+
+def test_render_runs_the_image_command_on_its_port(project_root: Path) -> None:
+    service = _web_service(project_root)
+    assert shlex.split(str(service["dockerCommand"])) == _image_command(project_root)
+    env = {item["key"]: item["value"] for item in service["envVars"]}  # type: ignore[attr-defined]
+    image_port = _image_env(project_root)[f"{ENV_PREFIX}PORT"]
+    assert env["PORT"] == env[f"{ENV_PREFIX}PORT"] == image_port
+    assert re.search(rf"^EXPOSE {image_port}$", _dockerfile(project_root), re.MULTILINE)
+
+
+def test_health_checks_probe_a_path_the_service_answers(
+    project_root: Path, settings: Settings, served: ServedModel
+) -> None:
+    path = str(_web_service(project_root)["healthCheckPath"])
+    healthcheck = re.search(r"^HEALTHCHECK .* CMD (.*)$", _dockerfile(project_root), re.MULTILINE)
+    assert healthcheck is not None and f"{path}'" in healthcheck.group(1)
+    client = TestClient(create_app(settings, model=served))
+    assert client.get(path).status_code == 200
+
+
+def test_gunicorn_settings_come_from_the_project_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(f"{ENV_PREFIX}HOST", "127.0.0.1")
+    monkeypatch.setenv(f"{ENV_PREFIX}PORT", "8123")
+    monkeypatch.setenv(f"{ENV_PREFIX}WORKERS", "3")
+    conf = importlib.reload(importlib.import_module("credit_risk.gunicorn_conf"))
+    assert conf.bind == ["127.0.0.1:8123"]
+    assert conf.workers == 3
+    module, _, factory = conf.wsgi_app.partition(":")
+    assert callable(getattr(importlib.import_module(module), factory.removesuffix("()")))
+    assert importlib.import_module(conf.worker_class.rpartition(".")[0])
