@@ -51,6 +51,35 @@ def test_html_drops_scripts(tmp_path: Path) -> None:
     assert "alert" not in " ".join(s.text for s in sections)
 
 
+def test_html_keeps_the_main_content_and_its_heading_ids(tmp_path: Path) -> None:
+    """Menus, sidebars and pop-ups (here mdBook's) are neither passages nor titles."""
+    path = tmp_path / "ch01.html"
+    path.write_text(
+        "<html><head><title>Reading a File - The Book</title></head><body>"
+        '<div class="popup"><h2>Keyboard shortcuts</h2><p>Press ? for help</p></div>'
+        '<nav><a href="ch02.html">Next chapter</a></nav>'
+        '<h1 class="menu-title">The Book</h1>'
+        '<main><h2 id="reading-a-file">Reading a File</h2><p>Use fs::read_to_string.</p>'
+        '<h3 id="errors">Handling errors</h3><p>It returns a Result.</p></main>'
+        "<footer>Copyright</footer></body></html>"
+    )
+    sections = documents.read_file(path, "ch01.html")
+    assert [(s.title, s.anchor) for s in sections] == [
+        ("Reading a File", ""),
+        ("Reading a File › Handling errors", "errors"),
+    ]
+    text = " ".join(s.text for s in sections)
+    for chrome in ("Keyboard", "Press ?", "Next chapter", "Copyright"):
+        assert chrome not in text
+
+
+def test_html_without_headings_is_titled_by_its_title_tag(tmp_path: Path) -> None:
+    path = tmp_path / "faq.html"
+    path.write_text("<title>Billing FAQ | Acme</title><p>Invoices go out monthly.</p>")
+    sections = documents.read_file(path, "faq.html")
+    assert [s.title for s in sections] == ["Billing FAQ"]
+
+
 def test_chunks_overlap_and_stay_under_the_limit() -> None:
     words = " ".join(f"w{i}." for i in range(250))
     passages = chunk_section(Section("a.md", "A", "a", words), chunk_words=100, overlap_words=20)

@@ -14,7 +14,7 @@ import json
 import re
 import textwrap
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -348,48 +348,103 @@ def clean_rst_text(text: str) -> str:
 # HTML and PDF ----------------------------------------------------------------------
 
 
+_SKIPPED = frozenset({"script", "style", "noscript", "template", "svg"})
+# Page chrome (menus, sidebars, footers, pop-ups): never an answer, often a false title.
+_CHROME = frozenset({"nav", "aside", "footer", "form", "button", "dialog"})
+_HEADINGS = frozenset({"h1", "h2", "h3"})
+
+
+@dataclass
+class _HtmlSection:
+    heading: str
+    anchor: str
+    in_main: bool = False
+    text: list[str] = field(default_factory=list)
+    main_text: list[str] = field(default_factory=list)
+
+
 class _HtmlText(HTMLParser):
-    """Collect visible text, starting a new section at each h1-h3; scripts are dropped."""
+    """Visible text split at each h1-h3, with the page's ``<title>``.
+
+    Text inside ``<main>``/``<article>`` is kept apart: when a page has one, only that is
+    indexed, so navigation menus, sidebars and pop-ups never become passages or titles.
+    """
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
-        self.sections: list[tuple[str, list[str]]] = [("", [])]
+        self.sections = [_HtmlSection("", "")]
+        self.title = ""
+        self.has_main = False
         self._skip = 0
-        self._heading: list[str] | None = None
+        self._main = 0
+        self._in_title = False
+        self._heading: _HtmlSection | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("script", "style", "noscript", "template"):
+        if tag in _SKIPPED or tag in _CHROME or (tag == "header" and not self._main):
             self._skip += 1
-        elif tag in ("h1", "h2", "h3"):
-            self._heading = []
+        elif tag == "title":
+            self._in_title = True
+        elif tag in ("main", "article") or dict(attrs).get("role") == "main":
+            self._main += 1
+            self.has_main = True
+        elif tag in _HEADINGS and not self._skip:
+            self._heading = _HtmlSection("", dict(attrs).get("id") or "", self._main > 0)
         elif tag in ("p", "br", "li", "div", "tr", "pre"):
-            self.sections[-1][1].append("\n")
+            self._append("\n")
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style", "noscript", "template"):
+        if tag in _SKIPPED or tag in _CHROME or (tag == "header" and not self._main):
             self._skip = max(0, self._skip - 1)
-        elif tag in ("h1", "h2", "h3") and self._heading is not None:
-            self.sections.append((" ".join("".join(self._heading).split()), []))
+        elif tag == "title":
+            self._in_title = False
+        elif tag in ("main", "article"):
+            self._main = max(0, self._main - 1)
+        elif tag in _HEADINGS and self._heading is not None:
+            heading = " ".join(self._heading.heading.split())
+            anchor = self._heading.anchor or slugify(heading)
+            self.sections.append(_HtmlSection(heading, anchor, self._heading.in_main))
             self._heading = None
 
     def handle_data(self, data: str) -> None:
+        if self._in_title:
+            self.title += data
+        elif self._skip:
+            return
+        elif self._heading is not None:
+            self._heading.heading += data
+        else:
+            self._append(data)
+
+    def _append(self, data: str) -> None:
         if self._skip:
             return
-        if self._heading is not None:
-            self._heading.append(data)
-        else:
-            self.sections[-1][1].append(data)
+        self.sections[-1].text.append(data)
+        if self._main:
+            self.sections[-1].main_text.append(data)
 
 
 def _html_sections(text: str, source: str, title: str) -> Iterator[Section]:
+    """Sections of the page's main content, titled by its first heading or ``<title>``."""
     parser = _HtmlText()
     parser.feed(text)
     parser.close()
-    doc_title = next((heading for heading, _ in parser.sections if heading), title)
-    for heading, parts in parser.sections:
+    page_title = re.split(r"\s+[-|–—]\s+", " ".join(parser.title.split()))[0]
+    headings = [
+        section.heading
+        for section in parser.sections
+        if section.heading and (section.in_main or not parser.has_main)
+    ]
+    doc_title = headings[0] if headings else page_title or title
+    for section in parser.sections:
+        parts = section.main_text if parser.has_main else section.text
         body = re.sub(r"[ \t]+", " ", "".join(parts))
         body = re.sub(r"\n\s*\n+", "\n\n", body).strip()
-        yield from _section(source, doc_title, "" if heading == doc_title else heading, [body])
+        if not body:
+            continue
+        heading = "" if section.heading == doc_title else section.heading
+        name = f"{doc_title} › {heading}" if heading else doc_title
+        yield Section(source, name, section.anchor if heading else "", body)
 
 
 def _read_pdf(path: Path, source: str) -> list[Section]:
