@@ -257,8 +257,10 @@ def test_rollback_reaches_live_services_without_restart(tracked: TrackedProject)
         started = time.monotonic()
         assert "champion: v2 -> v1" in _run(["make", "rollback"], tracked.path, tracked.env)
         back = _wait_for_version(ports, "1", started)
-    print(f"\nservices on the new champion {forward:.1f} s after `make rollback VERSION=2`, ")
-    print(f"back on v1 {back:.1f} s after `make rollback` (poll every {POLL_S} s)")
+    print(
+        f"\nlive services on v2 {forward:.1f} s after `make rollback VERSION=2` started, "
+        f"back on v1 {back:.1f} s after `make rollback` (poll every {POLL_S} s)"
+    )
 
 
 # --- the image's start command from a fresh install ------------------------------------
