@@ -6,6 +6,8 @@
   alias and a live multi-worker service on models/champion both follow without a restart.
 - The image's start command, read from the Dockerfile, run from a fresh `pip install .`
   with 4 workers: /ready, the HEALTHCHECK command, and a bounded wrk load with 0 errors.
+- Drift: `make drift INPUT=...` is quiet on the holdout and names the shifted features of
+  a shifted copy; so is `make drift` on the prediction log of a live service fed that copy.
 Every server binds 127.0.0.1 on a free port and is stopped in a finally block.
 """
 
@@ -31,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+import pandas as pd
 import pytest
 
 from mlportfolio.render import NewProject, new_project
@@ -339,3 +342,77 @@ def test_image_command_serves_four_workers_under_load(installed: tuple[Path, str
     assert "Non-2xx" not in out and "Socket errors" not in out, out
     assert rate > 0
     print(f"\nimage command, 4 workers, wrk -t2 -c16 -d8s: {rate:.0f} req/s, 0 errors")
+
+
+# --- drift: from a file and from a live service's prediction log ----------------------
+
+
+def _shifted_holdout(project: Path) -> Path:
+    """The holdout with Income doubled and the two commonest Home values swapped."""
+    holdout = pd.read_csv(project / "data/processed/test.csv", dtype=str, keep_default_na=False)
+    income = pd.to_numeric(holdout["Income"], errors="coerce") * 2
+    holdout["Income"] = income.map(lambda v: "" if pd.isna(v) else f"{v:g}")
+    holdout["Home"] = holdout["Home"].replace({"owner": "rent", "rent": "owner"})
+    path = project / "shifted.csv"
+    holdout.to_csv(path, index=False)
+    return path
+
+
+def _drift(project: Path, env: dict[str, str], *args: str) -> tuple[int, str, dict[str, float]]:
+    result = subprocess.run(
+        ["make", "--no-print-directory", "drift", *args],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    report = json.loads((project / "reports/drift.json").read_text())
+    psi = {row["feature"]: round(row["psi"], 3) for row in report["features"]}
+    return result.returncode, result.stdout + result.stderr, psi
+
+
+@pytest.mark.slow
+def test_drift_is_quiet_on_the_holdout_and_names_shifted_features(
+    installed: tuple[Path, str, Path],
+) -> None:
+    project, package, _ = installed
+    env = _env()
+    code, out, quiet = _drift(project, env, "INPUT=data/processed/test.csv")
+    assert code == 0, out
+    assert "nothing over the thresholds" in out
+
+    shifted = _shifted_holdout(project)
+    code, out, loud = _drift(project, env, f"INPUT={shifted}")
+    assert code != 0
+    assert "drift: 2 over the thresholds: Income, Home" in out, out
+    assert (project / "reports/drift.html").is_file()
+
+    # the same shift seen by a live service with the prediction log on
+    prefix, port = package.upper(), _free_port()
+    live = {**env, f"{prefix}_PREDICTION_LOG": "true"}
+    frame = pd.read_csv(shifted, dtype=str, keep_default_na=False, na_values=[""])
+    with _server(
+        ["make", "serve", f"PORT={port}"], project, live, f"http://127.0.0.1:{port}/ready"
+    ):
+        schema = json.loads(_get(f"http://127.0.0.1:{port}/metadata")[1])["schema"]
+        features = frame[schema["numeric"] + list(schema["categorical"])]
+        numeric = features[schema["numeric"]].apply(pd.to_numeric)
+        features = features.astype(object).assign(**numeric.astype(object))
+        records = features.where(features.notna(), None).to_dict("records")
+        for start in range(0, len(records), 200):
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/predict/batch",
+                data=json.dumps({"records": records[start : start + 200]}).encode(),
+                headers={"content-type": "application/json"},
+            )
+            with urllib.request.urlopen(request, timeout=30) as response:
+                assert response.status == 200
+    code, out, logged = _drift(project, env)
+    assert code != 0
+    assert "Income, Home" in out, out
+    print(
+        f"\ndrift PSI, holdout: Income {quiet['Income']}, Home {quiet['Home']}, "
+        f"max {max(quiet.values())}; shifted file: Income {loud['Income']}, Home {loud['Home']}; "
+        f"shifted via the log ({len(records)} requests): Income {logged['Income']}, "
+        f"Home {logged['Home']}"
+    )

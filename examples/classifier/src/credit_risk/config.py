@@ -81,6 +81,24 @@ class Settings(BaseSettings):
         False, description="Let /admin/reload answer other machines, not only loopback"
     )
 
+    # monitoring: the prediction log and `make drift`
+    prediction_log: bool = Field(False, description="Record requests and predictions (opt-in)")
+    prediction_log_dir: Path = Path("logs/predictions")
+    prediction_log_allow: list[str] = Field(
+        default_factory=list,
+        description="Personal-looking columns (name, email, phone, ...) the log may record",
+    )
+    prediction_log_file_mb: float = Field(10.0, gt=0, description="Start a new file past this")
+    prediction_log_max_mb: float = Field(100.0, gt=0, description="Delete the oldest past this")
+    drift_psi: float = Field(0.2, gt=0, description="PSI from which a feature can alarm")
+    drift_alpha: float = Field(
+        0.01, gt=0, lt=1, description="...if its two-sample test's p-value is also below this"
+    )
+    drift_unseen_share: float = Field(
+        0.05, ge=0, le=1, description="Share of never-seen categories that alarms on its own"
+    )
+    drift_min_rows: int = Field(50, ge=1, description="Fewer current rows give no verdict")
+
     def path(self, relative: Path) -> Path:
         """An absolute path: settings hold paths relative to the project root."""
         return relative if relative.is_absolute() else PROJECT_ROOT / relative

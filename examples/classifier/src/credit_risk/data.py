@@ -22,7 +22,7 @@ from .tracking import fingerprint
 
 # The spellings of "no value" seen in public CSVs; the generator checks with the same list.
 NULL_TOKENS = ["", "na", "n/a", "nan", "null", "none", "?", "-", "#n/a"]
-_NA_VALUES = sorted(
+NA_VALUES = sorted(
     {spelling for token in NULL_TOKENS for spelling in (token, token.upper(), token.title())}
 )
 # "007" is a code, not the number 7: leading zeros mark a numeric-looking categorical.
@@ -89,7 +89,7 @@ def read_raw(settings: Settings) -> pd.DataFrame:
         sep=settings.csv_sep,
         dtype=str,
         keep_default_na=False,
-        na_values=_NA_VALUES,
+        na_values=NA_VALUES,
         skipinitialspace=True,
     )
     frame.columns = [str(name).strip() for name in frame.columns]

@@ -26,6 +26,7 @@ from .config import Settings
 from .evaluate import predict_labels
 from .fastpath import FastModel
 from .hot_reload import Loaded, Reloader, ReloadRefused, admin_router
+from .predictions import PredictionLog
 from .register import ServedModel, load_model, model_version_at
 from .schemas import BatchPrediction, Prediction, as_features, batch_model, record_model
 
@@ -74,9 +75,10 @@ def create_app(settings: Settings | None = None, model: ServedModel | None = Non
     )
     Record = record_model(schema)
     Batch = batch_model(Record, settings.max_batch_rows)
+    log = PredictionLog.from_settings(settings, schema)
 
     def predict(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Probabilities from the fast path, labels at the validated threshold."""
+        """Probabilities from the fast path, labels at the validated threshold; logged if on."""
         engine = reloader.current.model  # read once: a swap mid-request cannot mix models
         served = engine.served
         proba = engine.fast.predict_proba(records)
@@ -86,7 +88,7 @@ def create_app(settings: Settings | None = None, model: ServedModel | None = Non
             probability = proba.max(axis=1).tolist()
         else:
             probability = proba[:, classes.index(served.schema.positive_class)].tolist()
-        return [
+        predictions = [
             {
                 "label": label,
                 "probability": p,
@@ -95,6 +97,9 @@ def create_app(settings: Settings | None = None, model: ServedModel | None = Non
             }
             for label, p, row in zip(labels, probability, proba.tolist(), strict=True)
         ]
+        if log is not None:
+            log.write(records, predictions)
+        return predictions
 
     app = FastAPI(
         title=f"{settings.model_name} classifier",

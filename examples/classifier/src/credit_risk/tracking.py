@@ -24,8 +24,19 @@ def configure() -> str:
     """Point MLflow at ``MLFLOW_TRACKING_URI`` (or the local SQLite file); return the URI."""
     uri = os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_TRACKING_URI)
     mlflow.set_tracking_uri(uri)
+    if mlflow.get_experiment_by_name(EXPERIMENT) is None:
+        mlflow.create_experiment(EXPERIMENT, artifact_location=artifact_root(uri))
     mlflow.set_experiment(EXPERIMENT)
     return uri
+
+
+def artifact_root(uri: str) -> str | None:
+    """Where a new experiment keeps its artifacts: beside a SQLite file (not wherever the
+    command happened to run), or wherever a tracking server decides (None)."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    database = Path(uri.removeprefix("sqlite:///")).resolve()
+    return (database.parent / "mlruns").as_uri()
 
 
 def git_commit() -> str:

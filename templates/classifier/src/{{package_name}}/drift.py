@@ -30,7 +30,7 @@ import pandas as pd
 from scipy import stats
 
 from .config import Settings
-from .data import NULL_TOKENS, Schema
+from .data import NA_VALUES, Schema
 from .evaluate import positive_scores
 from .predictions import read_log
 from .register import ServedModel, load_model
@@ -197,11 +197,8 @@ def read_text_csv(path: Path, sep: str = ",") -> pd.DataFrame:
     """A CSV as text, with the same missing-value spellings as training."""
     if not path.is_file():
         raise DriftError(f"{path} does not exist: pass a CSV of recent requests as INPUT=...")
-    spellings = {v for token in NULL_TOKENS for v in (token, token.upper(), token.title())}
     try:
-        return pd.read_csv(
-            path, sep=sep, dtype=str, keep_default_na=False, na_values=sorted(spellings)
-        )
+        return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, na_values=NA_VALUES)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise DriftError(f"cannot read {path} as CSV ({error}); export it as UTF-8 CSV") from None
 
@@ -221,6 +218,15 @@ def model_scores(frame: pd.DataFrame, served: ServedModel) -> pd.Series:
     return pd.Series(np.asarray(schema.classes, dtype=object)[proba.argmax(axis=1)])
 
 
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2rem; }
+table { border-collapse: collapse; }
+td, th { border: 1px solid #ccc; padding: 0.3rem 0.6rem; text-align: right; }
+td:first-child, th:first-child { text-align: left; }
+tr.alarm { background: #fdd; }
+"""
+
+
 def render_html(report: DriftReport) -> str:
     """A self-contained page: one table, alarms in red."""
     verdict = (
@@ -238,13 +244,7 @@ def render_html(report: DriftReport) -> str:
     )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Drift report</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2rem; }}
-table {{ border-collapse: collapse; }}
-td, th {{ border: 1px solid #ccc; padding: 0.3rem 0.6rem; text-align: right; }}
-td:first-child, th:first-child {{ text-align: left; }}
-tr.alarm {{ background: #fdd; }}
-</style></head><body>
+<style>{_STYLE}</style></head><body>
 <h1>Drift report: {html.escape(verdict)}</h1>
 <p>Current: {html.escape(report.source)} ({report.n_current} rows) against the training split
 ({report.n_reference} rows). Alarm when PSI &ge; {limits.psi} and p &lt; {limits.alpha},
