@@ -122,7 +122,10 @@ def _free_port() -> int:
 @contextmanager
 def _server(command: list[str], port: int, probe: str) -> Iterator[str]:
     """Start a server process, wait until ``probe`` answers, stop it afterwards."""
-    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT / "src")}
+    # this interpreter's bin/ first: `mlflow models serve` starts `uvicorn` by name, which
+    # must be the one beside this Python even when the virtual environment is not activated
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT / "src"), "PATH": path}
     process = subprocess.Popen(
         command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
