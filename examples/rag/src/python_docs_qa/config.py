@@ -90,6 +90,18 @@ class Settings(BaseSettings):
     # serving
     host: str = "127.0.0.1"
     port: int = 8000
+    workers: int = Field(
+        1,
+        ge=1,
+        description="Processes of `make serve-prod` and the image; each holds its own "
+        "model and index (~620 MB resident)",
+    )
+    torch_threads: int | None = Field(
+        None,
+        ge=1,
+        description="torch's intra-op threads per serving process; unset: one per core "
+        "(`make serve-prod` and the image set 1)",
+    )
     max_question_chars: int = Field(500, ge=10)
     max_body_bytes: int = Field(16_384, ge=1024)
 

@@ -6,8 +6,8 @@ Content-Security-Policy (scripts and styles from this origin only, no inline cod
 document containing ``<script>`` or ``<img onerror=...>`` is shown as text, never run.
 Bad input is always a 4xx with a readable body: 422 for a wrong field, 413 for a body
 over ``max_body_bytes``; a failing chat backend is a 502.
-Start: ``uvicorn --factory <package>.serve:app_from_env`` (what ``make serve``, the
-Dockerfile and the tests all run), then open http://127.0.0.1:8000/.
+Start: ``make serve`` (one uvicorn process, for development) or ``make serve-prod``
+(gunicorn with uvicorn workers, the image's command), then open http://127.0.0.1:8000/.
 """
 
 # No `from __future__ import annotations`: FastAPI must see the request class defined in
@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .answer import Assistant, LLMError, build_assistant
 from .config import Settings
+from .embeddings import limit_threads
 
 STATIC = Path(__file__).resolve().parent / "static"
 SECURITY_HEADERS = {
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         return {
             "passages": manifest["passages"],
             "sources": manifest["sources"],
+            "index_key": manifest["key"],  # = corpus_key/model_key of its MLflow evaluation
             "embedding_model": manifest["embedding_model"],
             "max_seq_length": manifest["max_seq_length"],
             "retriever": settings.retriever,
@@ -208,5 +210,8 @@ def _too_large(limit: int) -> JSONResponse:
 
 
 def app_from_env() -> FastAPI:
-    """Entry point for ``uvicorn --factory``: settings from the environment."""
-    return create_app(Settings())
+    """Entry point of every server process (uvicorn ``--factory``, each gunicorn worker):
+    settings from the environment."""
+    settings = Settings()
+    limit_threads(settings.torch_threads)
+    return create_app(settings)

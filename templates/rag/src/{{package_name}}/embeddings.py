@@ -58,6 +58,18 @@ def load_model(settings: Settings) -> SentenceTransformer:
     return model
 
 
+def limit_threads(threads: int | None) -> None:
+    """Cap torch's intra-op threads in this process (``None``: torch's default, one per core).
+
+    A service answers requests on several threads at once, so under load the cores are
+    busy without torch splitting each question's embedding across them too.
+    """
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
 def model_fingerprint(settings: Settings) -> str:
     """A hash of the model's files and of how it is used: the cache key's model half."""
     digest = hashlib.sha256()
