@@ -75,11 +75,17 @@ def _prepare_classifier(user: UserInputs) -> Prepared:
         )
     warnings = list(balance.warnings)
     warnings += [f"column {name!r} looks like a row ID and will be dropped" for name in id_columns]
+    warnings += [
+        f"column {name!r} holds dates: the model sees each date as a category; derive "
+        "numbers from it (age in days, month) or add it to drop_columns in config.py"
+        for name in inputs.date_like_columns(table, exclude={user.target, *id_columns})
+    ]
     answers: dict[str, Any] = {
         "data_file": _data_file_answer(user.data),
         "target": user.target,
         "positive_class": balance.positive_class,
         "csv_sep": table.delimiter,
+        "csv_decimal": inputs.decimal_separator(table),
         "drop_columns": id_columns,
     }
     return Prepared(answers, [(user.data, answers["data_file"])], warnings)

@@ -22,6 +22,12 @@ CORPUS_SUFFIXES = frozenset({".md", ".markdown", ".rst", ".txt", ".html", ".htm"
 MAX_CORPUS_FILE_BYTES = 20 * 1024 * 1024
 MAX_CLASSES = 50
 _ID_NAME = re.compile(r"(^|_)(id|uuid|guid|key|index)$|^unnamed: ?0$", re.IGNORECASE)
+_COMMA_NUMBER = re.compile(r"^[-+]?\d+(,\d+)?$")
+_DOT_FRACTION = re.compile(r"^[-+]?\d*\.\d+$")
+_DATE = re.compile(
+    r"^(\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}/\d{2,4})"  # 2021-03-04 or 3/4/2021
+    r"([ T]\d{1,2}:\d{2}(:\d{2})?)?$"  # and a time of day, optionally
+)
 
 
 @dataclass(frozen=True)
@@ -221,6 +227,35 @@ def id_like_columns(table: CsvTable, exclude: set[str]) -> list[str]:
             if max(numbers) - min(numbers) + 1 == n_rows or numbers == sorted(numbers):
                 found.append(column)
         elif not any(_is_float(value) for value in values):
+            found.append(column)
+    return found
+
+
+def decimal_separator(table: CsvTable) -> str:
+    """``","`` when numbers are written ``1234,56`` (many European exports), else ``"."``.
+
+    Only a ``;``- or tab-separated file can hold unquoted decimal commas, and only when no
+    column writes fractions with a dot: a file never mixes the two conventions.
+    """
+    if table.delimiter == ",":
+        return "."
+    comma_columns, dot_fractions = 0, False
+    for column in table.columns:
+        values = [value for value in table.values(column) if value is not None]
+        if not values:
+            continue
+        if all(_COMMA_NUMBER.match(value) for value in values) and any("," in v for v in values):
+            comma_columns += 1
+        dot_fractions = dot_fractions or any(_DOT_FRACTION.match(value) for value in values)
+    return "," if comma_columns and not dot_fractions else "."
+
+
+def date_like_columns(table: CsvTable, exclude: set[str]) -> list[str]:
+    """Columns whose every value is a date or timestamp (a model sees them as categories)."""
+    found = []
+    for column in table.columns:
+        values = [value for value in table.values(column) if value is not None]
+        if column not in exclude and values and all(_DATE.match(value) for value in values):
             found.append(column)
     return found
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 from credit_risk.config import Settings
-from credit_risk.data import load_split, read_raw
+from credit_risk.data import load_split, read_raw, read_table
 from credit_risk.train import TrainResult
 
 
@@ -51,3 +53,13 @@ def test_split_is_stratified(settings: Settings) -> None:
     train_share = split.train[settings.target].value_counts(normalize=True)
     test_share = split.test[settings.target].value_counts(normalize=True)
     assert (train_share - test_share).abs().max() < 0.02
+
+
+def test_decimal_commas_become_numbers_and_text_stays_text(tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    path.write_text("amount;city;code\n1234,5;Lyon;07\n-3;Paris, centre;12\nNA;Nice;\n")
+    frame = read_table(path, sep=";", decimal=",")
+    assert frame["amount"].tolist()[:2] == ["1234.5", "-3"]
+    assert frame["amount"].isna().tolist() == [False, False, True]
+    assert frame["city"].tolist() == ["Lyon", "Paris, centre", "Nice"]
+    assert frame["code"].tolist()[:2] == ["07", "12"]

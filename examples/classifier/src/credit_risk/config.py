@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     # data
     data_file: Path = Path("data/raw/credit_data.csv")
     csv_sep: str = ","
+    csv_decimal: Literal[".", ","] = "."
     target: str = "Status"
     positive_class: str = "bad"
     drop_columns: list[str] = Field(default_factory=lambda: [])

@@ -81,18 +81,36 @@ class Split:
     schema: Schema
 
 
-def read_raw(settings: Settings) -> pd.DataFrame:
-    """Read the CSV as text (no type guessing yet), drop ID columns and unlabeled rows."""
-    path = settings.path(settings.data_file)
+def read_table(path: Path, sep: str = ",", decimal: str = ".") -> pd.DataFrame:
+    """A CSV as text (no type guessing yet), with every spelling of "missing" as NaN.
+
+    With ``decimal=","`` numbers written ``1234,56`` become ``1234.56``, so they are
+    recognised as numbers instead of thousands of distinct categories.
+    """
     frame = pd.read_csv(
         path,
-        sep=settings.csv_sep,
+        sep=sep,
         dtype=str,
         keep_default_na=False,
         na_values=NA_VALUES,
         skipinitialspace=True,
     )
     frame.columns = [str(name).strip() for name in frame.columns]
+    if decimal != ".":
+        frame = frame.apply(_with_decimal_point, decimal=decimal)
+    return frame
+
+
+def _with_decimal_point(column: pd.Series, decimal: str) -> pd.Series:
+    if column.dropna().str.fullmatch(rf"[-+]?\d+({re.escape(decimal)}\d+)?").all():
+        return column.str.replace(decimal, ".", regex=False)
+    return column
+
+
+def read_raw(settings: Settings) -> pd.DataFrame:
+    """Read the data file as text, drop ID columns and unlabeled rows."""
+    path = settings.path(settings.data_file)
+    frame = read_table(path, settings.csv_sep, settings.csv_decimal)
     if settings.target not in frame.columns:
         raise ValueError(f"target column {settings.target!r} is not in {path.name}")
     frame = frame.drop(columns=[c for c in settings.drop_columns if c in frame.columns])

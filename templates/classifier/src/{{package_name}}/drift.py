@@ -30,7 +30,7 @@ import pandas as pd
 from scipy import stats
 
 from .config import Settings
-from .data import NA_VALUES, Schema
+from .data import Schema, read_table
 from .evaluate import positive_scores
 from .predictions import read_log
 from .register import ServedModel, load_model
@@ -193,12 +193,12 @@ def compare(
     return DriftReport(source, len(reference), len(current), limits, rows)
 
 
-def read_text_csv(path: Path, sep: str = ",") -> pd.DataFrame:
-    """A CSV as text, with the same missing-value spellings as training."""
+def read_text_csv(path: Path, sep: str = ",", decimal: str = ".") -> pd.DataFrame:
+    """A CSV as text, read the way the training data was."""
     if not path.is_file():
         raise DriftError(f"{path} does not exist: pass a CSV of recent requests as INPUT=...")
     try:
-        return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, na_values=NA_VALUES)
+        return read_table(path, sep, decimal)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise DriftError(f"cannot read {path} as CSV ({error}); export it as UTF-8 CSV") from None
 
@@ -275,7 +275,8 @@ def run(settings: Settings, input_path: Path | None = None) -> DriftReport:
         raise DriftError(f"no training split at {reference_path}: run `make train` first")
     reference = read_text_csv(reference_path)
     if input_path is not None:
-        current, source = read_text_csv(input_path, settings.csv_sep), str(input_path)
+        current = read_text_csv(input_path, settings.csv_sep, settings.csv_decimal)
+        source = str(input_path)
     else:
         log_dir = settings.path(settings.prediction_log_dir)
         current, source = as_text(read_log(log_dir)), f"prediction log {log_dir}"

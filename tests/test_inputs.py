@@ -1,0 +1,39 @@
+"""What `--data` inspection infers from a CSV: separators and columns worth a warning."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mlportfolio import inputs
+
+
+def _table(tmp_path: Path, text: str) -> inputs.CsvTable:
+    path = tmp_path / "data.csv"
+    path.write_text(text)
+    return inputs.read_csv(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "decimal"),
+    [
+        ("a;b;y\n1,5;2;x\n3;4,25;z\n", ","),  # a European export
+        ("age;balance;y\n58;2143.5;no\n44;29;no\n", "."),  # UCI bank marketing style
+        ("a,b,y\n1.5,2,x\n3,4,z\n", "."),
+        ("a;b;y\n1;2;x\n3;4;z\n", "."),  # integers only: nothing to convert
+    ],
+)
+def test_decimal_separator_follows_how_numbers_are_written(
+    tmp_path: Path, text: str, decimal: str
+) -> None:
+    assert inputs.decimal_separator(_table(tmp_path, text)) == decimal
+
+
+def test_date_columns_are_found_but_not_the_target(tmp_path: Path) -> None:
+    table = _table(
+        tmp_path,
+        "signup,seen,when,y\n2021-03-04,3/4/2021,2021-03-04 10:15,2021-01-01\n"
+        "2022-11-30,11/30/2022,,2022-01-01\n",
+    )
+    assert inputs.date_like_columns(table, exclude={"y"}) == ["signup", "seen", "when"]
