@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 from mlportfolio import inputs
+from mlportfolio.answers import UserInputs
+from mlportfolio.render import NewProject, new_project
 
 
 def _table(tmp_path: Path, text: str) -> inputs.CsvTable:
@@ -37,3 +39,20 @@ def test_date_columns_are_found_but_not_the_target(tmp_path: Path) -> None:
         "2022-11-30,11/30/2022,,2022-01-01\n",
     )
     assert inputs.date_like_columns(table, exclude={"y"}) == ["signup", "seen", "when"]
+
+
+def test_a_latin1_csv_is_copied_in_as_utf8_with_a_warning(tmp_path: Path) -> None:
+    rows = "".join(f"Montr\xe9al,{i},{'oui' if i % 2 else 'non'}\n" for i in range(40))
+    source = tmp_path / "ventes.csv"
+    source.write_bytes(("ville,montant,achat\n" + rows).encode("latin-1"))
+    project = new_project(
+        NewProject(
+            kind="classifier",
+            dest=tmp_path / "proj",
+            git=False,
+            inputs=UserInputs(data=source, target="achat", positive_class="oui"),
+        )
+    )
+    copied = (project.path / "data/raw/ventes.csv").read_text(encoding="utf-8")
+    assert copied.splitlines()[1].startswith("Montréal,0,")
+    assert any("not UTF-8" in warning for warning in project.warnings)

@@ -73,7 +73,7 @@ def _prepare_classifier(user: UserInputs) -> Prepared:
             f"every feature column of {user.data.name} looks like a row ID",
             "a classifier needs descriptive columns; check the file",
         )
-    warnings = list(balance.warnings)
+    warnings = list(balance.warnings) + _encoding_warnings(table)
     warnings += [f"column {name!r} looks like a row ID and will be dropped" for name in id_columns]
     warnings += [
         f"column {name!r} holds dates: the model sees each date as a category; derive "
@@ -89,6 +89,12 @@ def _prepare_classifier(user: UserInputs) -> Prepared:
         "drop_columns": id_columns,
     }
     return Prepared(answers, [(user.data, answers["data_file"])], warnings)
+
+
+def _encoding_warnings(table: inputs.CsvTable) -> list[str]:
+    if table.encoding == "utf-8":
+        return []
+    return [f"{table.path.name} is not UTF-8: read as Latin-1 and copied in as UTF-8"]
 
 
 def _prepare_finetune(user: UserInputs) -> Prepared:
@@ -127,7 +133,8 @@ def _prepare_finetune(user: UserInputs) -> Prepared:
         label_col=user.label_col,
         csv_sep=table.delimiter,
     )
-    return Prepared(answers, [(user.data, answers["data_file"])], balance.warnings)
+    warnings = balance.warnings + _encoding_warnings(table)
+    return Prepared(answers, [(user.data, answers["data_file"])], warnings)
 
 
 def _prepare_rag(user: UserInputs) -> Prepared:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import math
 import re
+import shutil
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,7 @@ class CsvTable:
     columns: list[str]
     rows: list[list[str]]
     delimiter: str
+    encoding: str = "utf-8"
 
     def values(self, column: str) -> list[str | None]:
         """The cells of ``column`` with null tokens turned into ``None``."""
@@ -84,10 +86,7 @@ def read_csv(path: Path) -> CsvTable:
             f"data file {path.name} is binary, not CSV text",
             "export it as a UTF-8 .csv file",
         )
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = raw.decode("latin-1")
+    text, encoding = decode_text(raw)
     try:
         dialect = csv.Sniffer().sniff(text[:65536], delimiters=",;\t|")
         delimiter = dialect.delimiter
@@ -123,7 +122,24 @@ def read_csv(path: Path) -> CsvTable:
                 f"the header has {len(header)}",
                 "fix that line (quote values that contain the separator)",
             )
-    return CsvTable(path=path, columns=header, rows=rows, delimiter=delimiter)
+    return CsvTable(path, header, rows, delimiter, encoding)
+
+
+def decode_text(raw: bytes) -> tuple[str, str]:
+    """The text of a data file and its encoding: UTF-8 (with or without BOM), else Latin-1."""
+    try:
+        return raw.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError:
+        return raw.decode("latin-1"), "latin-1"
+
+
+def copy_as_utf8(source: Path, target: Path) -> None:
+    """Copy a text data file so the project always reads UTF-8 (Excel exports often aren't)."""
+    text, encoding = decode_text(source.read_bytes())
+    if encoding == "utf-8":
+        shutil.copyfile(source, target)
+    else:
+        target.write_text(text, encoding="utf-8")
 
 
 def require_column(table: CsvTable, column: str, option: str) -> None:

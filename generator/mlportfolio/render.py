@@ -21,7 +21,7 @@ from typing import Any
 import copier
 from copier.errors import CopierError
 
-from mlportfolio import __version__, gitrepo, templates
+from mlportfolio import __version__, gitrepo, inputs, templates
 from mlportfolio.answers import UserInputs, prepare
 from mlportfolio.errors import DestinationError, RenderError, UsageError
 from mlportfolio.kinds import Kind, check_options, get_kind
@@ -100,7 +100,10 @@ def _commit(
         for source, relative in copies:
             target = project / relative
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, target)
+            if target.suffix.lower() in (".csv", ".tsv"):  # a data table: always UTF-8
+                inputs.copy_as_utf8(source, target)
+            else:  # documents are copied byte for byte
+                shutil.copyfile(source, target)
         if use_git and copies:
             commit = gitrepo.commit_all(project, "Add the data set given on the command line")
     except subprocess.CalledProcessError as error:
