@@ -16,93 +16,31 @@ from __future__ import annotations
 import json
 import os
 import re
-import shlex
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import sysconfig
-import tempfile
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 import pandas as pd
 import pytest
 
 from mlportfolio.render import NewProject, new_project
+from tests.ops_helpers import Postgres, postgres_cluster
+from tests.ops_helpers import dockerfile as _dockerfile
+from tests.ops_helpers import env as _env
+from tests.ops_helpers import free_port as _free_port
+from tests.ops_helpers import get as _get
+from tests.ops_helpers import run as _run
+from tests.ops_helpers import server as _server
 
-VENV_BIN = Path(sys.executable).parent
 POLL_S = 1.0
 SLACK_S = 10.0  # a poll's model load (MLflow over HTTP) and scheduling on a busy CI box
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    env["VIRTUAL_ENV"] = str(VENV_BIN.parent)
-    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
-    return {**env, **extra}
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _run(command: list[str], cwd: Path, env: dict[str, str]) -> str:
-    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
-    assert result.returncode == 0, f"{shlex.join(command)}:\n{result.stdout}\n{result.stderr}"
-    return result.stdout
-
-
-def _get(url: str) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
-
-
-@contextmanager
-def _server(command: list[str], cwd: Path, env: dict[str, str], ready_url: str) -> Iterator[None]:
-    """Start ``command`` in its own process group; wait for ``ready_url``; stop the group."""
-    with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(
-            command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        try:
-            _wait_ready(process, ready_url, log)
-            yield
-        finally:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-                try:
-                    process.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait()
-
-
-def _wait_ready(process: subprocess.Popen[bytes], url: str, log: IO[bytes]) -> None:
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if _get(url)[0] == 200:
-                return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            log.seek(0)
-            command = shlex.join(str(arg) for arg in process.args)  # type: ignore[union-attr]
-            pytest.fail(f"{command} never got ready:\n{log.read().decode()[-3000:]}")
-        time.sleep(0.25)
 
 
 def _render(dest: Path) -> tuple[Path, str]:
@@ -129,47 +67,10 @@ def _wait_for_version(ports: list[int], version: str, started: float) -> float:
 # --- PostgreSQL + MLflow server --------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Postgres:
-    port: int
-    bin_dir: Path
-
-    def url(self, database: str) -> str:
-        return f"postgresql+psycopg2://postgres@127.0.0.1:{self.port}/{database}"
-
-
 @pytest.fixture(scope="module")
 def postgres() -> Iterator[Postgres]:
-    """A throwaway PostgreSQL cluster in a temp folder, trust auth, loopback only."""
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
-    if not found:
-        pytest.skip("no PostgreSQL server binaries (Debian: apt-get install postgresql)")
-    bin_dir = found[-1].parent
-    as_postgres: list[str] = []
-    folder = Path(tempfile.mkdtemp(prefix="mlportfolio-pg-"))
-    if os.geteuid() == 0:  # initdb refuses root: run the server as the postgres user
-        if shutil.which("runuser") is None:
-            pytest.skip("running as root without runuser to drop to the postgres user")
-        as_postgres = ["runuser", "-u", "postgres", "--"]
-        shutil.chown(folder, "postgres")
-    data, port = folder / "data", _free_port()
-    pg_ctl = [*as_postgres, str(bin_dir / "pg_ctl"), "-D", str(data)]
-    subprocess.run(
-        [*as_postgres, str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust"],
-        check=True,
-        capture_output=True,
-    )
-    options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1"
-    subprocess.run(
-        [*pg_ctl, "-o", options, "-l", str(folder / "log"), "-w", "start"],
-        check=True,
-        capture_output=True,
-    )
-    try:
-        yield Postgres(port, bin_dir)
-    finally:
-        subprocess.run([*pg_ctl, "-m", "fast", "-w", "stop"], capture_output=True)
-        shutil.rmtree(folder, ignore_errors=True)
+    with postgres_cluster() as cluster:
+        yield cluster
 
 
 @dataclass(frozen=True)
@@ -267,17 +168,6 @@ def test_rollback_reaches_live_services_without_restart(tracked: TrackedProject)
 
 
 # --- the image's start command from a fresh install ------------------------------------
-
-
-def _dockerfile(project: Path) -> tuple[list[str], dict[str, str], str]:
-    """The Dockerfile's last CMD (exec form), its ENV values and its HEALTHCHECK command."""
-    text = (project / "Dockerfile").read_text().replace("\\\n", " ")
-    cmd = json.loads(re.findall(r"^CMD (\[.*\])$", text, re.MULTILINE)[-1])
-    env: dict[str, str] = {}
-    for line in re.findall(r"^ENV (.*)$", text, re.MULTILINE):
-        env.update(dict(item.split("=", 1) for item in shlex.split(line)))
-    healthcheck = re.findall(r"^HEALTHCHECK .*? CMD (.*)$", text, re.MULTILINE)[-1]
-    return cmd, env, healthcheck
 
 
 @pytest.fixture(scope="module")
