@@ -8,6 +8,9 @@ One project is rendered and `make ingest`-ed on a small subset of the bundled Py
 - The image's start command, read from the Dockerfile, run from a fresh `pip install .`
   with 2 workers: the HEALTHCHECK command, /ready, one cited answer, and a bounded wrk
   load with 0 errors.
+- Rolling an index back (DEPLOY.md): `make ingest` rebuilds the index a live
+  `make serve-prod` reads, SIGHUP, and every worker serves the new index; questions asked
+  meanwhile are all answered.
 Every server binds 127.0.0.1 on a free port and is stopped in a finally block.
 """
 
@@ -15,8 +18,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
+import signal
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -168,4 +175,62 @@ def test_image_command_serves_two_workers_under_load(
     print(
         f"\nimage command from a fresh install, {WORKERS} workers, wrk -t1 -c4 -d{LOAD_S}s on "
         f"/ask: {rate:.0f} req/s, 0 errors ({time.perf_counter() - started:.1f} s in all)"
+    )
+
+
+def _ask(url: str, question: str) -> int:
+    request = urllib.request.Request(
+        f"{url}/ask",
+        data=json.dumps({"question": question}).encode(),
+        headers={"content-type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def _gunicorn_master(log: IO[bytes]) -> int:
+    """The master's pid: the parent of the first worker the log names."""
+    text = os.pread(log.fileno(), os.fstat(log.fileno()).st_size, 0).decode(errors="replace")
+    worker = re.search(r"Booting worker with pid: (\d+)", text)
+    assert worker is not None, text
+    status = Path(f"/proc/{worker.group(1)}/status").read_text()
+    return int(re.search(r"^PPid:\s+(\d+)$", status, re.MULTILINE).group(1))  # type: ignore[union-attr]
+
+
+@pytest.mark.slow
+def test_sighup_swaps_in_a_rebuilt_index_without_dropping_requests(
+    ingested: IngestedProject, tmp_path: Path
+) -> None:
+    """DEPLOY.md's rollback: rebuild the index with `make ingest`, SIGHUP `make serve-prod`."""
+    project, prefix = ingested.path, ingested.package.upper()
+    live = tmp_path / "index"  # a copy, so the module's index stays as the other tests saw it
+    shutil.copytree(project / "data/processed/index", live)
+    port = free_port()
+    service_env = {**ingested.env, f"{prefix}_INDEX_DIR": str(live)}
+    url = f"http://127.0.0.1:{port}"
+    command = ["make", "serve-prod", f"PORT={port}", f"WORKERS={WORKERS}"]
+    with server(command, project, service_env, f"{url}/ready") as log:
+        master = _gunicorn_master(log)
+        # the "good" index: the shutil page alone (its vectors come from the embedding cache)
+        rebuilt = {**service_env, f"{prefix}_INCLUDE_SOURCES": '["library/shutil.rst"]'}
+        assert "indexed" in run(["make", "ingest"], project, rebuilt)
+        key = json.loads((live / "manifest.json").read_text())["key"]
+        assert key != ingested.manifest["key"]
+
+        started = time.monotonic()
+        os.kill(master, signal.SIGHUP)
+        statuses: list[int] = []
+        while json.loads(get(f"{url}/metadata")[1])["index_key"] != key:
+            assert time.monotonic() < started + 60, "the workers never loaded the new index"
+            statuses.append(_ask(url, QUESTION))
+        swapped = time.monotonic() - started
+        for _ in range(2 * WORKERS):  # every worker: the old ones are gone
+            assert json.loads(get(f"{url}/metadata")[1])["index_key"] == key
+    assert statuses and set(statuses) == {200}, statuses
+    print(
+        f"\nSIGHUP: {WORKERS} workers on the rebuilt index {swapped:.1f} s later; "
+        f"{len(statuses)} questions asked meanwhile, all answered (200)"
     )
