@@ -94,7 +94,7 @@ class Settings(BaseSettings):
         1,
         ge=1,
         description="Processes of `make serve-prod` and the image; each holds its own "
-        "model and index (~620 MB resident)",
+        "model and index (~600 MB resident)",
     )
     torch_threads: int | None = Field(
         None,
