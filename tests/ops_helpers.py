@@ -53,10 +53,10 @@ def run(command: list[str], cwd: Path, env: dict[str, str]) -> str:
     return result.stdout
 
 
-def get(url: str) -> tuple[int, bytes]:
+def get(url: str, timeout: float = 5) -> tuple[int, bytes]:
     """Status and body of a GET, error statuses included."""
     try:
-        with urllib.request.urlopen(url, timeout=5) as response:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.read()
