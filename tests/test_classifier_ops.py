@@ -18,8 +18,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
-import sysconfig
 import time
 import urllib.error
 import urllib.request
@@ -31,7 +29,7 @@ import pandas as pd
 import pytest
 
 from mlportfolio.render import NewProject, new_project
-from tests.ops_helpers import Postgres, postgres_cluster
+from tests.ops_helpers import Postgres, install_fresh, postgres_cluster
 from tests.ops_helpers import dockerfile as _dockerfile
 from tests.ops_helpers import env as _env
 from tests.ops_helpers import free_port as _free_port
@@ -176,19 +174,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, Path
     project, package = _render(tmp_path_factory.mktemp("image") / "image-ops")
     _run(["make", "train"], project, _env())
     venv = tmp_path_factory.mktemp("venv") / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", venv], check=True)
-    (site,) = venv.glob("lib/python*/site-packages")
-    # pip, setuptools and the dependencies come from this venv (offline, fast); the
-    # project itself is built and installed into the new one, as `pip install .` would
-    (site / "shared-deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    pip = [str(venv / "bin/python"), "-m", "pip", "install", "--quiet", "--no-index"]
-    _run([*pip, "--no-build-isolation", "."], project, _env())
-    where = _run(
-        [str(venv / "bin/python"), "-c", f"import {package}; print({package}.__file__)"],
-        tmp_path_factory.getbasetemp(),
-        _env(),
-    )
-    assert where.startswith(str(venv)), where  # the installed copy, not src/
+    install_fresh(project, package, venv)
     return project, package, venv
 
 
