@@ -73,6 +73,7 @@ def settings(tmp_path: Path, tiny_encoder: Path, monkeypatch: pytest.MonkeyPatch
         max_length=16,
         batch_size=16,
         learning_rate=1e-2,
+        head_learning_rate=1e-2,
         max_epochs=5,
         patience=2,
         lora=False,

@@ -45,3 +45,19 @@ def test_duplicate_texts_are_dropped_so_they_cannot_leak(settings: Settings) -> 
 def test_a_missing_column_is_a_clear_error(settings: Settings) -> None:
     with pytest.raises(data.DataError, match="not in"):
         data.load(settings.model_copy(update={"text_col": "nope"}))
+
+
+def test_an_empty_text_column_is_named_in_the_error(settings: Settings) -> None:
+    frame = pd.read_csv(settings.data_file)
+    frame["review"] = ""
+    frame.to_csv(settings.data_file, index=False)
+    with pytest.raises(data.DataError, match="'review' is empty in .*_TEXT_COL"):
+        data.load(settings)
+
+
+def test_a_label_too_rare_to_split_is_named_in_the_error(settings: Settings) -> None:
+    frame = pd.read_csv(settings.data_file)
+    extra = pd.DataFrame({"review": ["a one-off text"], "verdict": ["rare"]})
+    pd.concat([frame, extra]).to_csv(settings.data_file, index=False)
+    with pytest.raises(data.DataError, match=r"\{'rare': 1\}"):
+        data.load(settings)

@@ -36,6 +36,23 @@ def test_save_then_load_gives_the_same_predictions(settings: Settings, tmp_path:
     )
 
 
+def test_small_data_get_more_epochs_for_the_same_number_of_steps(settings: Settings) -> None:
+    plan = settings.model_copy(update={"batch_size": 32, "min_train_steps": 150, "max_epochs": 20})
+    assert train.plan_epochs(791, plan) == 6  # 25 steps an epoch
+    assert train.plan_epochs(2500, plan) == 2  # 79 steps an epoch
+    assert train.plan_epochs(50_000, plan) == 1
+    assert train.plan_epochs(40, plan) == 20  # capped by max_epochs
+
+
+def test_the_new_head_learns_faster_than_the_encoder(settings: Settings) -> None:
+    net = _predictor(settings, ["a", "b"]).model
+    body, head = train.parameter_groups(net, settings.model_copy(update={"learning_rate": 1e-5}))
+    assert (body["lr"], head["lr"]) == (1e-5, settings.head_learning_rate)
+    assert head["params"] == list(net.head.parameters())
+    grouped = len(body["params"]) + len(head["params"])
+    assert grouped == len([p for p in net.parameters() if p.requires_grad])
+
+
 def test_fine_tuning_learns_the_toy_task(settings: Settings) -> None:
     train.seed_everything(settings.seed)
     splits = data.split(data.load(settings), settings)

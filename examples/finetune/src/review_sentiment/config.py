@@ -39,9 +39,15 @@ class Settings(BaseSettings):
     encoder: str = Field("", description="encoder folder; empty = bundled all-MiniLM-L6-v2")
     max_length: int = Field(64, ge=8, le=512, description="tokens kept per text")
     batch_size: int = Field(32, ge=1, le=512)
-    learning_rate: float = Field(5e-5, gt=0, lt=1)
+    learning_rate: float = Field(5e-5, gt=0, lt=1, description="the pre-trained encoder's")
+    head_learning_rate: float = Field(
+        1e-3, gt=0, lt=1, description="the new classification head's (it starts random)"
+    )
     weight_decay: float = Field(0.01, ge=0, lt=1)
-    max_epochs: int = Field(2, ge=1, le=50, description="2 keeps `make train` under 10 min")
+    min_train_steps: int = Field(
+        150, ge=1, description="optimizer steps to plan at least: small data get more epochs"
+    )
+    max_epochs: int = Field(20, ge=1, le=100, description="cap on the epochs that plan needs")
     patience: int = Field(1, ge=1, description="epochs without validation gain before stopping")
     max_train_seconds: float = Field(
         300, gt=0, description="fine-tuning time budget: ends the epoch early on a busy CPU"

@@ -15,6 +15,7 @@ from sklearn.model_selection import train_test_split
 from .config import ENV_PREFIX, Settings
 
 TEXT, LABEL = "text", "label"
+MIN_ROWS_PER_LABEL = 4
 
 
 class DataError(ValueError):
@@ -56,6 +57,14 @@ def load(settings: Settings) -> pd.DataFrame:
     frame = frame.set_axis([TEXT, LABEL], axis=1)
     frame[TEXT] = frame[TEXT].str.strip()
     frame[LABEL] = frame[LABEL].str.strip()
+    settings_of = {TEXT: ("TEXT_COL", settings.text_col), LABEL: ("LABEL_COL", settings.label_col)}
+    for column, (setting, name) in settings_of.items():
+        empty = int((frame[column] == "").sum())
+        if empty > len(frame) / 2:
+            raise DataError(
+                f"column {name!r} is empty in {empty} of {len(frame)} rows: set "
+                f"{ENV_PREFIX}{setting} to the column that holds the {column}"
+            )
     frame = frame[(frame[TEXT] != "") & (frame[LABEL] != "")]
     frame = frame.drop_duplicates(subset=TEXT).reset_index(drop=True)
     counts = frame[LABEL].value_counts()
@@ -63,10 +72,11 @@ def load(settings: Settings) -> pd.DataFrame:
         raise DataError(
             f"need at least two labels, found {counts.to_dict()}: check {ENV_PREFIX}LABEL_COL"
         )
-    if counts.min() < 4:
+    rare = counts[counts < MIN_ROWS_PER_LABEL].to_dict()
+    if rare:
         raise DataError(
-            f"every label needs 4+ rows to appear in each split, found {counts.to_dict()}: "
-            "add examples or drop the rare labels"
+            f"every label needs {MIN_ROWS_PER_LABEL}+ rows (one per split at least), these "
+            f"have fewer: {rare}; add examples or drop those rows"
         )
     return frame
 
