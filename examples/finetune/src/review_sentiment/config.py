@@ -48,7 +48,9 @@ class Settings(BaseSettings):
         150, ge=1, description="optimizer steps to plan at least: small data get more epochs"
     )
     max_epochs: int = Field(20, ge=1, le=100, description="cap on the epochs that plan needs")
-    patience: int = Field(1, ge=1, description="epochs without validation gain before stopping")
+    patience: int = Field(
+        2, ge=1, description="epochs without validation gain before stopping (1 is noisy)"
+    )
     max_train_seconds: float = Field(
         300, gt=0, description="fine-tuning time budget: ends the epoch early on a busy CPU"
     )

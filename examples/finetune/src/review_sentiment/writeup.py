@@ -134,6 +134,8 @@ held-out test texts; {_count(params, "n_val")} validation texts decide early sto
 Encoder: {params.get("encoder", "?")}, max {params.get("max_length", "?")} tokens, seed
 {params.get("seed", "?")}.
 
+{_recipe(metrics, params)}
+
 ## Before / after
 
 | model | test accuracy (± 95% CI) | test macro F1 | train s | trainable params | p50 ms/text |
@@ -153,9 +155,10 @@ the training texts included for the frozen model); latency is one text per call 
 |---|---|---|---|
 {epochs}
 
-Early stopping ran {int(_m(metrics, "finetuned", "epochs_run"))} epoch(s) of at most
-{params.get("max_epochs", "?")} (patience {params.get("patience", "?")}); the weights of epoch
-{int(_m(metrics, "finetuned", "best_epoch"))}, the best on validation, were kept.{budget}
+Training ran {_int(metrics, "finetuned.epochs_run")} of {_int(metrics, "finetuned.planned_epochs")}
+planned epoch(s), {_int(metrics, "finetuned.steps_run")} optimizer steps (early stopping:
+patience {params.get("patience", "?")}); the weights of epoch
+{_int(metrics, "finetuned.best_epoch")}, the best on validation, were kept.{budget}
 
 ## Confusion matrix (fine-tuned model, test split)
 
@@ -246,6 +249,28 @@ def _lora(metrics: dict[str, float]) -> list[str]:
         f"{_m(metrics, 'finetuned', 'train_seconds'):.0f} s. Its saving is optimizer memory "
         "and a small adapter per task; each step still runs the whole encoder."
     ]
+
+
+def _recipe(metrics: dict[str, float], params: dict[str, str]) -> str:
+    """How the fine-tune was trained, and why, with this run's values."""
+    return (
+        "Fine-tuning uses AdamW with linear warm-up and decay. The pre-trained encoder "
+        f"learns at {params.get('learning_rate', '?')} and the new classification head, "
+        f"which starts random, at {params.get('head_learning_rate', '?')}: one rate for both "
+        "would leave the head untrained or make the encoder forget. Training length is set "
+        f"in optimizer steps, not epochs: at least {params.get('min_train_steps', '?')} "
+        f"steps of {params.get('batch_size', '?')} texts, here "
+        f"{_int(metrics, 'finetuned.planned_epochs')} planned epoch(s), so a small data set "
+        "gets more passes instead of too few updates; early stopping on validation and a "
+        f"time budget of {params.get('max_train_seconds', '?')} s can end it sooner. LoRA "
+        f"trains its adapters at {params.get('lora_learning_rate', '?')} and the head at the "
+        "head's rate, on the same plan."
+    )
+
+
+def _int(metrics: dict[str, float], key: str) -> str:
+    """A whole-number metric for prose, or ``?`` when the run did not log it."""
+    return f"{metrics[key]:.0f}" if key in metrics else "?"
 
 
 def _count(params: dict[str, str], key: str) -> str:
