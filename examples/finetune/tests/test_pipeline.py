@@ -20,6 +20,10 @@ def test_train_logs_every_model_registers_champion_and_writes_the_writeup(
         assert metrics[f"{name}.latency_p50_ms"] > 0
     history = MlflowClient().get_metric_history(run_id, "val_accuracy")
     assert len(history) == metrics["finetuned.epochs_run"]
+    assert metrics["finetuned.epochs_run"] <= metrics["finetuned.planned_epochs"]
+    params = MlflowClient().get_run(run_id).data.params
+    for knob in ("learning_rate", "head_learning_rate", "min_train_steps", "lora_learning_rate"):
+        assert float(params[knob]) == getattr(settings, knob)
 
     champion = MlflowClient().get_model_version_by_alias(tracking.MODEL_NAME, tracking.CHAMPION)
     assert champion.run_id == run_id
@@ -27,6 +31,7 @@ def test_train_logs_every_model_registers_champion_and_writes_the_writeup(
 
     writeup = settings.writeup_file.read_text()
     assert run_id in writeup
+    assert f"optimizer steps, not epochs: at least {settings.min_train_steps}" in writeup
     assert f"{metrics['finetuned.test_accuracy']:.3f}" in writeup
     assert writeup.count("| ") > 10 and "nan" not in writeup
     assert (settings.reports_dir / "figures" / "learning_curves.png").stat().st_size > 0
