@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import csv
 import random
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
 from transformers import AutoTokenizer, BertConfig, BertModel
 
+from review_sentiment import train
 from review_sentiment.config import Settings
 from review_sentiment.model import bundled_encoder
 
@@ -58,15 +60,13 @@ def tiny_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-@pytest.fixture
-def settings(tmp_path: Path, tiny_encoder: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    """Settings pointing every input and output into ``tmp_path``, MLflow included."""
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+def toy_settings(folder: Path, encoder: Path) -> Settings:
+    """Settings that train the tiny encoder on the toy data, every output in ``folder``."""
     return Settings(
-        data_file=write_toy_csv(tmp_path / "toy.csv"),
+        data_file=write_toy_csv(folder / "toy.csv"),
         text_col="review",
         label_col="verdict",
-        encoder=str(tiny_encoder),
+        encoder=str(encoder),
         train_size=None,
         max_val_size=None,
         max_test_size=None,
@@ -77,8 +77,28 @@ def settings(tmp_path: Path, tiny_encoder: Path, monkeypatch: pytest.MonkeyPatch
         max_epochs=5,
         patience=2,
         lora=False,
-        models_dir=tmp_path / "models",
-        artifacts_dir=tmp_path / "mlartifacts",
-        reports_dir=tmp_path / "reports",
-        writeup_file=tmp_path / "WRITEUP.md",
+        models_dir=folder / "models",
+        artifacts_dir=folder / "mlartifacts",
+        reports_dir=folder / "reports",
+        writeup_file=folder / "WRITEUP.md",
     )
+
+
+@pytest.fixture
+def settings(tmp_path: Path, tiny_encoder: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Settings pointing every input and output into ``tmp_path``, MLflow included."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    return toy_settings(tmp_path, tiny_encoder)
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory, tiny_encoder: Path) -> Iterator[Settings]:
+    """A throwaway registry holding two trained versions of the tiny model (both trained
+    on the same rows; each test crowns the version it starts from)."""
+    folder = tmp_path_factory.mktemp("registry")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{folder / 'mlflow.db'}")
+        trained = toy_settings(folder, tiny_encoder)
+        train.run(trained)
+        train.run(trained.model_copy(update={"writeup_file": folder / "WRITEUP2.md"}))
+        yield trained

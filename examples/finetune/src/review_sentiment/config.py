@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -86,6 +86,18 @@ class Settings(BaseSettings):
     serve_llm: bool = Field(False, description="serve the LLM track's model instead")
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
+    workers: int = Field(
+        1, ge=1, description="processes of `make serve-prod` and the image (DEPLOY.md: why 1)"
+    )
+    reload_interval_s: float = Field(
+        10.0, ge=0, description="how often each process checks for a new champion; 0: never"
+    )
+    admin_token: SecretStr | None = Field(
+        None, description="enables POST /admin/reload for requests carrying this bearer token"
+    )
+    admin_allow_remote: bool = Field(
+        False, description="let /admin/reload answer other machines, not only loopback"
+    )
     max_text_chars: int = Field(2000, ge=1, description="longest text /predict accepts")
     max_batch: int = Field(64, ge=1, description="most texts /predict/batch accepts")
     max_body_bytes: int = Field(256_000, ge=1024, description="bigger requests get 413")

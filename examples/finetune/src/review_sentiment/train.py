@@ -10,8 +10,9 @@
 
 All of them are scored once on the same held-out test rows; the metrics, per-epoch learning
 curves, confusion matrix and error examples go to one MLflow run, the fine-tuned model is
-saved as safetensors and registered with the alias ``champion``, and WRITEUP.md is written
-from that run. ``--smoke`` runs the same code on a tiny subset in seconds.
+saved as safetensors and registered, the alias ``champion`` moves to it only if it wins
+(``register.py``), and WRITEUP.md is written from that run. ``--smoke`` runs the same
+code on a tiny subset in seconds.
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ import json
 import os
 import random
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import mlflow
@@ -35,7 +38,7 @@ from mlflow.tracking import MlflowClient
 from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
 
-from . import data, evaluate, features, model, tracking, writeup
+from . import data, evaluate, features, model, register, tracking, writeup
 from .config import Settings
 from .data import LABEL, TEXT, Splits
 
@@ -190,7 +193,7 @@ def run(settings: Settings, run_name: str = "train") -> str:
     splits = data.split(data.load(settings), settings)
     print(f"data: {splits.sizes()} labels={splits.labels}")
     with mlflow.start_run(run_name=run_name) as active:
-        _log_setup(settings, splits)
+        _log_setup(settings, splits, run_name)
         _train_tfidf(splits, settings)
         net, tokenizer = model.build(settings.encoder, splits.labels)
         predictor = model.Predictor(net, tokenizer, settings.max_length)
@@ -200,8 +203,9 @@ def run(settings: Settings, run_name: str = "train") -> str:
             _train_lora(splits, settings)
         _log_evaluation(splits, proba)
         mlflow.log_metric("pipeline_seconds", time.perf_counter() - start)
-        _register(predictor, settings, active.info.run_id)
+        _log_model(predictor, active.info.run_id)
         run_id = active.info.run_id
+    print(register.register(run_id, settings).message)
     writeup.write(settings, run_id)
     print(f"MLflow run {run_id}; wrote {settings.writeup_file}")
     return run_id
@@ -218,7 +222,7 @@ def configure_tracking(settings: Settings) -> None:
     tracking.configure()
 
 
-def _log_setup(settings: Settings, splits: Splits) -> None:
+def _log_setup(settings: Settings, splits: Splits, run_kind: str) -> None:
     keys = (
         "train_size", "max_length", "batch_size", "learning_rate", "head_learning_rate",
         "weight_decay", "min_train_steps", "max_epochs", "patience", "max_train_seconds",
@@ -240,6 +244,10 @@ def _log_setup(settings: Settings, splits: Splits) -> None:
             "git_commit": tracking.git_commit(),
             "data_file": settings.data_file.name,
             "data_sha256": tracking.fingerprint(settings.data_file),
+            register.SPLIT_TAG: register.split_fingerprint(
+                splits.test[TEXT].tolist(), splits.test[LABEL].tolist()
+            ),
+            register.KIND_TAG: run_kind,
         }
     )
 
@@ -355,23 +363,16 @@ def _log_evaluation(splits: Splits, proba: np.ndarray) -> None:
     mlflow.log_dict({"errors": errors}, "evaluation/errors.json")
 
 
-def _register(predictor: model.Predictor, settings: Settings, run_id: str) -> None:
-    """Save the model locally (what ``serve`` loads), log it, register it as ``champion``."""
-    folder = model.save(predictor, settings.model_dir)
+def _log_model(predictor: model.Predictor, run_id: str) -> None:
+    """Log the fine-tuned model (safetensors, tokenizer, labels) as the run's ``model/``;
+    ``run.json`` beside it tells the service which run and test scores it serves."""
     metrics = MlflowClient().get_run(run_id).data.metrics
     scores = {key: value for key, value in metrics.items() if key.startswith("finetuned.test_")}
-    (folder / "run.json").write_text(json.dumps({"run_id": run_id, "metrics": scores}, indent=2))
-    mlflow.log_artifacts(str(folder), "model")
-    client = MlflowClient()
-    try:
-        client.get_registered_model(tracking.MODEL_NAME)
-    except mlflow.exceptions.MlflowException:
-        client.create_registered_model(tracking.MODEL_NAME)
-    version = client.create_model_version(
-        tracking.MODEL_NAME, source=f"{mlflow.get_artifact_uri()}/model", run_id=run_id
-    )
-    client.set_registered_model_alias(tracking.MODEL_NAME, tracking.CHAMPION, version.version)
-    print(f"registered {tracking.MODEL_NAME} v{version.version} as @{tracking.CHAMPION}")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = model.save(predictor, Path(tmp) / "model")
+        served = {"run_id": run_id, "metrics": scores}
+        (folder / "run.json").write_text(json.dumps(served, indent=2))
+        mlflow.log_artifacts(str(folder), "model")
 
 
 def main(argv: list[str] | None = None) -> None:

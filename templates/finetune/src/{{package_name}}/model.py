@@ -21,6 +21,8 @@ from tqdm.auto import tqdm
 from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedTokenizerBase
 
 WEIGHTS, CONFIG = "model.safetensors", "classifier.json"
+REGISTRY_FILE = "registry.json"  # written by register.export_champion: which version this is
+NO_MODEL = "none"
 
 
 def bundled_encoder() -> Path:
@@ -147,3 +149,12 @@ def load(folder: Path) -> Predictor:
     model.load_state_dict(load_file(str(folder / WEIGHTS)))
     tokenizer = AutoTokenizer.from_pretrained(folder)
     return Predictor(model, tokenizer, config["max_length"])
+
+
+def folder_version(folder: Path) -> str:
+    """The registered version saved in ``folder``, cheap enough to poll: ``unregistered``
+    for a model saved without ``registry.json``, ``none`` when there is no model."""
+    registry = folder / REGISTRY_FILE
+    if registry.exists():
+        return str(json.loads(registry.read_text())["version"])
+    return "unregistered" if (folder / WEIGHTS).exists() else NO_MODEL

@@ -2,10 +2,15 @@
 
 Why a factory: importing this module does no work (no model load), tests build an app
 per case with their own settings, and ``make serve`` builds the real one. The model
-loads once at start-up; ``/ready`` says when it can answer.
+(``models/finetuned``, the exported champion) loads at start-up; ``/ready`` says when it
+can answer. A background poll of ``models/finetuned/registry.json`` swaps in a new
+champion (a promotion, ``make rollback``) without a restart (``hot_reload.py``), and
+``/metadata`` names the version in use.
 
 Inputs are bounded (text length, batch size, body bytes) so one bad client cannot make
 the service slow for everyone; bad input gets a 4xx with a reason, never a 500.
+Start: ``uvicorn --factory <package>.serve:app_from_env`` (``make serve``, one process) or
+the image's gunicorn command (``make serve-prod``), then open http://127.0.0.1:8000/docs.
 """
 
 # No `from __future__ import annotations` here: FastAPI reads the request models built
@@ -13,7 +18,8 @@ the service slow for everyone; bad input gets a 4xx with a reason, never a 500.
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Annotated, Any
 
 import torch
 from fastapi import FastAPI, HTTPException, Request, status
@@ -22,8 +28,14 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import __version__, llm, model
+from . import __version__, model
 from .config import Settings
+from .hot_reload import Loaded, Reloader, admin_router
+
+if TYPE_CHECKING:
+    from . import llm
+
+LLM_VERSION = "llm"  # the LLM track's model is not registered: one fixed version
 
 
 class Prediction(BaseModel):
@@ -92,36 +104,74 @@ def _request_models(settings: Settings) -> tuple[type[BaseModel], type[BaseModel
     return single, batch
 
 
+@dataclass(frozen=True)
+class Served:
+    """The loaded model and the run it came from (``run.json``: run id, test scores)."""
+
+    predictor: "model.Predictor | llm.LLMClassifier"
+    run: dict[str, Any] = field(default_factory=dict)
+
+
+def current_version(settings: Settings) -> str:
+    """Which model the folder holds now (``none`` before training): polled by the service."""
+    if settings.serve_llm:
+        from . import llm  # only here: it brings MLflow, pandas and plots (~250 MB a worker)
+
+        return LLM_VERSION if (settings.llm_dir / llm.CONFIG).exists() else model.NO_MODEL
+    return model.folder_version(settings.model_dir)
+
+
+def load_served(settings: Settings) -> Loaded[Served | None]:
+    """Load the model the folder holds now; fails (and the old one keeps serving) if none."""
+    version = current_version(settings)
+    if version == model.NO_MODEL:
+        raise FileNotFoundError("no trained model: run `make train`")
+    if settings.serve_llm:
+        from . import llm
+
+        return Loaded(Served(llm.load_classifier(settings.llm_dir)), version)
+    run = settings.model_dir / "run.json"
+    metadata = json.loads(run.read_text()) if run.exists() else {}
+    return Loaded(Served(model.load(settings.model_dir), metadata), version)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the API; the model at ``settings.model_dir`` loads when the app starts."""
+    """Build the API; the model in ``settings.model_dir`` loads when the app starts and is
+    swapped when that folder gets a new version (every ``reload_interval_s``)."""
     settings = settings or Settings()
-    state: dict[str, Any] = {}
+    reloader: Reloader[Served | None] = Reloader(
+        Loaded(None, model.NO_MODEL),
+        probe=lambda: current_version(settings),
+        load=lambda: load_served(settings),
+        interval_s=0 if settings.serve_llm else settings.reload_interval_s,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         torch.set_num_threads(settings.serve_threads)
-        if settings.serve_llm and (settings.llm_dir / llm.CONFIG).exists():
-            state["predictor"], state["run"] = llm.load_classifier(settings.llm_dir), {}
-        elif not settings.serve_llm and (settings.model_dir / model.WEIGHTS).exists():
-            state["predictor"] = model.load(settings.model_dir)
-            run = settings.model_dir / "run.json"
-            state["run"] = json.loads(run.read_text()) if run.exists() else {}
-        yield
-        state.clear()
+        reloader.check()  # load what is there now; without a model /ready says 503
+        async with reloader.running():
+            yield
 
     app = FastAPI(title="text classifier", version=__version__, lifespan=lifespan)
+    app.state.reloader = reloader
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    if settings.admin_token is not None:
+        token = settings.admin_token.get_secret_value()
+        app.include_router(admin_router(reloader, token, settings.admin_allow_remote))
     PredictRequest, BatchRequest = _request_models(settings)  # noqa: N806
 
-    def predictor() -> model.Predictor | llm.LLMClassifier:
-        if "predictor" not in state:
+    def served() -> Loaded[Served]:
+        """What requests use now, read once: a swap mid-request cannot mix two models."""
+        current = reloader.current
+        if current.model is None:
             raise HTTPException(
                 status.HTTP_503_SERVICE_UNAVAILABLE, "no trained model: run `make train`"
             )
-        return state["predictor"]
+        return Loaded(current.model, current.version)
 
     def predict(texts: list[str]) -> list[Prediction]:
-        current = predictor()
+        current = served().model.predictor
         proba = current.predict_proba(texts, batch_size=settings.max_batch)
         return [
             Prediction(
@@ -142,20 +192,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/ready")
     def ready() -> dict[str, str]:
         """Readiness: 200 only once a model is loaded, so a load balancer waits for it."""
-        predictor()
-        return {"status": "ready"}
+        return {"status": "ready", "model_version": served().version}
 
     @app.get("/metadata")
     def metadata() -> dict[str, Any]:
-        """What is being served: labels, limits, and the MLflow run it came from."""
-        current = predictor()
+        """What is being served: model version, labels, limits, and its MLflow run."""
+        current = served()
+        predictor, run = current.model.predictor, current.model.run
         return {
-            "labels": current.labels,
-            "max_length_tokens": current.max_length,
+            "model_version": current.version,
+            "mlflow_run_id": run.get("run_id"),
+            "test_metrics": run.get("metrics", {}),
+            "labels": predictor.labels,
+            "max_length_tokens": predictor.max_length,
             "max_text_chars": settings.max_text_chars,
             "max_batch": settings.max_batch,
-            "mlflow_run_id": state["run"].get("run_id"),
-            "test_metrics": state["run"].get("metrics", {}),
+            "reload_interval_s": reloader.interval_s,
             "version": __version__,
         }
 
@@ -181,12 +233,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-def main() -> None:
-    import uvicorn
-
-    settings = Settings()
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port)
-
-
-if __name__ == "__main__":
-    main()
+def app_from_env() -> FastAPI:
+    """The app with settings from the environment: what uvicorn and gunicorn start."""
+    return create_app(Settings())

@@ -1,0 +1,27 @@
+"""Settings of the production start command, the one line the image and ``make serve-prod`` run:
+
+    python -m gunicorn -c python:review_sentiment.gunicorn_conf
+
+Everything else about serving in production lives here. gunicorn supervises ``workers``
+processes (restarts one that dies, stops them gracefully on SIGTERM); each is a uvicorn
+event loop with its own copy of the model and its own hot-reload poll. Host, port and
+worker count are the project's settings (the image sets the host to 0.0.0.0):
+``REVIEW_SENTIMENT_HOST``, ``REVIEW_SENTIMENT_PORT``, ``REVIEW_SENTIMENT_WORKERS``.
+"""
+
+from pathlib import Path
+
+from review_sentiment.config import Settings
+
+_settings = Settings()
+
+wsgi_app = "review_sentiment.serve:app_from_env()"  # an ASGI app, despite gunicorn's name
+worker_class = "uvicorn_worker.UvicornWorker"
+bind = [f"{_settings.host}:{_settings.port}"]
+workers = _settings.workers
+timeout = 60  # a worker silent this long (stuck, not slow) is killed and replaced
+graceful_timeout = 20  # in-flight requests get this long after SIGTERM
+keepalive = 5
+# Heartbeat files in memory: on a container's disk a slow write can look like a hung worker.
+worker_tmp_dir = "/dev/shm" if Path("/dev/shm").is_dir() else None
+accesslog = None  # per-request lines cost throughput; errors still go to stderr
