@@ -212,9 +212,12 @@ def run(settings: Settings, run_name: str = "train") -> str:
 
 
 def configure_tracking(settings: Settings) -> None:
-    """Create the experiment with its artifacts inside the project (not in the cwd)."""
-    mlflow.set_tracking_uri(os.environ.get("MLFLOW_TRACKING_URI", tracking.DEFAULT_TRACKING_URI))
-    if MlflowClient().get_experiment_by_name(tracking.EXPERIMENT) is None:
+    """Create the experiment with its artifacts inside the project (not in the cwd) when
+    tracking to a local database; a tracking server keeps artifacts where it decides."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI", tracking.DEFAULT_TRACKING_URI)
+    mlflow.set_tracking_uri(uri)
+    local = tracking.artifact_root(uri) is not None
+    if local and MlflowClient().get_experiment_by_name(tracking.EXPERIMENT) is None:
         settings.artifacts_dir.mkdir(parents=True, exist_ok=True)
         mlflow.create_experiment(
             tracking.EXPERIMENT, artifact_location=settings.artifacts_dir.resolve().as_uri()
