@@ -154,20 +154,15 @@ def _free_port() -> int:
 
 @pytest.fixture
 def served(project_env: dict[str, str]) -> Iterator[object]:
-    """Start ``python -m PACKAGE.serve`` in a project; always stopped afterwards."""
+    """Start ``make serve`` in a project; always stopped afterwards."""
     processes: list[subprocess.Popen[bytes]] = []
 
-    def start(project: Path, package: str) -> str:
+    def start(project: Path) -> str:
         port = _free_port()
-        env = {
-            **project_env,
-            "PYTHONPATH": str(project / "src"),
-            f"{package.upper()}_PORT": str(port),
-        }
         process = subprocess.Popen(
-            [sys.executable, "-m", f"{package}.serve"],
+            ["make", "serve", f"PORT={port}"],
             cwd=project,
-            env=env,
+            env=project_env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
@@ -257,7 +252,7 @@ def test_default_project_tests_smoke_train_serve_report_and_check(
     _check_writeup(project, ["negative", "positive"])
     assert (project / "models/finetuned/model.safetensors").is_file()
 
-    url = served(project, "reviews")  # type: ignore[operator]
+    url = served(project)  # type: ignore[operator]
     response = httpx.post(f"{url}/predict", json={"text": "A warm, funny film."}, timeout=30)
     assert response.status_code == 200
     assert response.json()["label"] in {"negative", "positive"}
@@ -300,7 +295,7 @@ def test_multiclass_user_data_smoke_train_and_serve(
     _run(["make", "train-smoke"], project, project_env)
     _check_writeup(project, list(MULTICLASS))
 
-    url = served(project, "verdicts")  # type: ignore[operator]
+    url = served(project)  # type: ignore[operator]
     batch = httpx.post(
         f"{url}/predict/batch", json={"texts": ["Dull and long.", "A triumph."]}, timeout=30
     )
