@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import mlflow
+import pytest
 from mlflow.tracking import MlflowClient
 
-from review_sentiment import bench, model, tracking, train
+from review_sentiment import bench, model, tracking, train, writeup
 from review_sentiment.config import Settings
 
 
@@ -54,3 +55,25 @@ def test_bench_measures_all_three_variants(settings: Settings) -> None:
     assert [r.name for r in results][1:] == ["fine-tuned fp32", "fine-tuned int8 (dynamic)"]
     assert all(r.p50_ms > 0 and r.texts_per_s > 0 and 0 <= r.accuracy <= 1 for r in results)
     assert "| fine-tuned int8" in bench.table(results, 10, 5, 1)
+
+
+@pytest.mark.parametrize(
+    ("tfidf", "frozen", "finetuned", "verdict"),
+    [
+        (0.70, 0.75, 0.80, "fine-tune."),
+        (0.70, 0.795, 0.80, "the frozen encoder + LR is the better trade"),
+        (0.60, 0.42, 0.47, "serve the bag-of-words model"),
+    ],
+)
+def test_the_writeup_recommends_what_the_numbers_say(
+    tfidf: float, frozen: float, finetuned: float, verdict: str
+) -> None:
+    metrics = {
+        "tfidf_lr.test_accuracy": tfidf,
+        "finetuned.test_accuracy": finetuned,
+        "tfidf_lr.latency_p50_ms": 0.5,
+        "finetuned.latency_p50_ms": 14.0,
+        "finetuned.trainable_params": 22e6,
+    }
+    text = writeup._decision(finetuned - frozen, metrics, None)
+    assert verdict in text

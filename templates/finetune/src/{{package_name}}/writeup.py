@@ -220,7 +220,17 @@ def _decision(gain: float, metrics: dict[str, float], llm_run: dict[str, object]
             f"{float(llm_run['llm_lora.test_accuracy']):.3f} after LoRA, against {after:.3f} "
             f"for the fine-tuned encoder on the full test split."
         )
-    if gain >= GAIN_WORTH_IT:
+    if tfidf - after >= GAIN_WORTH_IT:
+        verdict = (
+            f"- **TF-IDF + LR beat every MiniLM model**: {tfidf:.3f} accuracy against "
+            f"{after:.3f} fine-tuned, at {_m(metrics, 'tfidf_lr', 'latency_p50_ms'):.2f} ms per "
+            f"text against {_m(metrics, 'finetuned', 'latency_p50_ms'):.2f}. On this data, serve "
+            "the bag-of-words model: the exact words that decide these labels matter more than "
+            "the sentence meaning the encoder was pre-trained to capture. Fine-tuning still "
+            f"moved the encoder {gain:+.3f} over frozen; more data, more training steps or "
+            "longer inputs may close the gap, and this table is how you would know."
+        )
+    elif gain >= GAIN_WORTH_IT:
         verdict = (
             f"- **Fine-tuning** bought {gain:+.3f} accuracy over the frozen encoder at the same "
             f"inference cost per text, and {after - tfidf:+.3f} over TF-IDF. A one-off training "
