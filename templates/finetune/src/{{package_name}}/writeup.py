@@ -222,7 +222,7 @@ def _decision(gain: float, metrics: dict[str, float], llm_run: dict[str, object]
         )
     if tfidf - after >= GAIN_WORTH_IT:
         verdict = (
-            f"- **TF-IDF + LR beat every MiniLM model**: {tfidf:.3f} accuracy against "
+            f"- **TF-IDF + LR beat the fine-tuned encoder**: {tfidf:.3f} accuracy against "
             f"{after:.3f} fine-tuned, at {_m(metrics, 'tfidf_lr', 'latency_p50_ms'):.2f} ms per "
             f"text against {_m(metrics, 'finetuned', 'latency_p50_ms'):.2f}. On this data, serve "
             "the bag-of-words model: the exact words that decide these labels matter more than "
