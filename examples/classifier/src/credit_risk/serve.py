@@ -12,14 +12,15 @@ or the image's gunicorn command (``make serve-prod``), then open http://127.0.0.
 # No `from __future__ import annotations`: FastAPI must see the generated request
 # classes themselves in the endpoint signatures, not their names as strings.
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pydantic_core
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .config import Settings
@@ -28,7 +29,7 @@ from .fastpath import FastModel
 from .hot_reload import Loaded, Reloader, ReloadRefused, admin_router
 from .predictions import PredictionLog
 from .register import ServedModel, load_model, model_version_at
-from .schemas import BatchPrediction, Prediction, as_features, batch_model, record_model
+from .schemas import BatchPrediction, BatchReader, Prediction, batch_model, record_model
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ def create_app(settings: Settings | None = None, model: ServedModel | None = Non
         interval_s=0 if model is not None else settings.reload_interval_s,
     )
     Record = record_model(schema)
-    Batch = batch_model(Record, settings.max_batch_rows)
+    batches = BatchReader(batch_model(Record, settings.max_batch_rows))
     log = PredictionLog.from_settings(settings, schema)
 
     def predict(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -116,12 +117,18 @@ def create_app(settings: Settings | None = None, model: ServedModel | None = Non
     @app.post("/predict", response_model=Prediction)
     async def predict_one(record: Record) -> Response:  # type: ignore[valid-type]
         """Score one record. ``async``: ~50 us of numpy is cheaper than a thread hop."""
-        return _json(predict([as_features(record)])[0])
+        return _json(predict([record])[0])
 
-    @app.post("/predict/batch", response_model=BatchPrediction)
-    def predict_batch(batch: Batch) -> Response:  # type: ignore[valid-type]
-        """Score up to ``max_batch_rows`` records; in a worker thread, not blocking the loop."""
-        return _json({"predictions": predict([as_features(r) for r in batch.records])})
+    @app.post(
+        "/predict/batch",
+        response_model=BatchPrediction,
+        openapi_extra={"requestBody": batches.request_body},
+    )
+    async def predict_batch(request: Request) -> Response:
+        """Score up to ``max_batch_rows`` records: parsed and validated in one pass
+        (``BatchReader``), scored in a worker thread, not blocking the event loop."""
+        body = await request.body()
+        return await run_in_threadpool(lambda: _json({"predictions": predict(batches.read(body))}))
 
     @app.get("/health")
     def health() -> dict[str, str]:
@@ -159,6 +166,15 @@ def create_app(settings: Settings | None = None, model: ServedModel | None = Non
         ]
         return JSONResponse({"detail": detail}, status_code=422)
 
+    document = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        """FastAPI's spec plus the schemas the batch body refers to (``BatchReader``)."""
+        spec = document()
+        spec["components"]["schemas"].update(batches.definitions)
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app
 
@@ -199,7 +215,8 @@ class _BodyTooLarge(Exception):
 
 
 def _json(content: Any) -> Response:
-    return Response(json.dumps(content), media_type="application/json")
+    """Serialised by pydantic's Rust encoder: ~5x faster than ``json.dumps`` on a batch."""
+    return Response(pydantic_core.to_json(content), media_type="application/json")
 
 
 def _too_large(limit: int) -> JSONResponse:

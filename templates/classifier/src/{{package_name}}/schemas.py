@@ -12,7 +12,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model
+from fastapi.exceptions import RequestValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    WithJsonSchema,
+    with_config,
+)
+from typing_extensions import NotRequired, TypedDict
 
 from .data import Schema
 
@@ -32,36 +42,53 @@ class BatchPrediction(BaseModel):
     predictions: list[Prediction]
 
 
-def record_model(schema: Schema) -> type[BaseModel]:
-    """A pydantic model with one field per feature, named as in the CSV."""
+def record_model(schema: Schema) -> type[dict[str, Any]]:
+    """A typed dict with one key per feature, named as in the CSV.
+
+    A ``TypedDict`` and not a ``BaseModel``: validation hands the service the plain
+    ``{column: value}`` dict the fast path reads, with no model object built and dumped
+    per record (a fifth of a 1,000-row batch's time). A feature that may be missing may
+    also be left out of the request.
+    """
     fields: dict[str, Any] = {}
-    for index, name in enumerate(schema.features):
+    for name in schema.features:
         if name in schema.categorical:
             levels = schema.categorical[name]
             documented = {"anyOf": [{"enum": levels}, {"type": "string"}], "examples": levels[:1]}
             kind: Any = Annotated[str, WithJsonSchema(documented)]
         else:
             kind = FiniteFloat
-        if name in schema.nullable:
-            fields[f"f{index}"] = (kind | None, Field(None, alias=name))
-        else:
-            fields[f"f{index}"] = (kind, Field(..., alias=name))
-    return create_model(
-        "Record",
-        __config__=ConfigDict(extra="forbid", coerce_numbers_to_str=True, populate_by_name=False),
-        **fields,
-    )
+        fields[name] = NotRequired[kind | None] if name in schema.nullable else kind
+    config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+    return with_config(config)(TypedDict("Record", fields))  # type: ignore[no-any-return, operator]
 
 
-def batch_model(record: type[BaseModel], max_rows: int) -> type[BaseModel]:
+def batch_model(record: type[dict[str, Any]], max_rows: int) -> type[dict[str, Any]]:
     """A bounded list of records: an unbounded batch is a denial-of-service switch."""
-    return create_model(
-        "Batch",
-        __config__=ConfigDict(extra="forbid"),
-        records=(list[record], Field(..., min_length=1, max_length=max_rows)),  # type: ignore[valid-type]
-    )
+    records = Annotated[list[record], Field(min_length=1, max_length=max_rows)]  # type: ignore[valid-type]
+    batch = TypedDict("Batch", {"records": records})  # type: ignore[misc]  # noqa: UP013
+    return with_config(ConfigDict(extra="forbid"))(batch)  # type: ignore[no-any-return]
 
 
-def as_features(record: BaseModel) -> dict[str, Any]:
-    """The validated record as ``{column: value}``, keyed by the CSV's column names."""
-    return record.model_dump(by_alias=True)
+class BatchReader:
+    """Reads a batch body in one pass of pydantic's Rust JSON parser, straight to dicts.
+
+    FastAPI would ``json.loads`` the body and then validate the Python objects: two passes,
+    a quarter of a 1,000-row batch's time. ``request_body`` and ``definitions`` document
+    the same schema in the OpenAPI spec, so /docs still shows it.
+    """
+
+    def __init__(self, batch: type[dict[str, Any]]) -> None:
+        self._adapter: TypeAdapter[dict[str, Any]] = TypeAdapter(batch)
+        schema = self._adapter.json_schema(ref_template="#/components/schemas/{model}")
+        self.definitions: dict[str, Any] = schema.pop("$defs", {})
+        self.request_body = {"required": True, "content": {"application/json": {"schema": schema}}}
+
+    def read(self, body: bytes) -> list[dict[str, Any]]:
+        """The validated records; a 422 naming the field (as FastAPI's own) if invalid."""
+        try:
+            return list(self._adapter.validate_json(body)["records"])
+        except ValidationError as error:
+            errors = error.errors(include_url=False, include_input=False)
+            located = [{**item, "loc": ("body", *item["loc"])} for item in errors]
+            raise RequestValidationError(located) from None
