@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from mlflow.tracking import MlflowClient
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from credit_risk import champion
 from credit_risk.config import Settings
@@ -151,3 +151,8 @@ def test_admin_reload_needs_loopback_and_the_token(registry: Settings) -> None:
     assert response.json() == {"reloaded": True, "model_version": "2"}
     open_app = create_app(locked.model_copy(update={"admin_allow_remote": True}))
     assert TestClient(open_app).post("/admin/reload", headers=auth).status_code == 200
+
+
+def test_an_empty_admin_token_is_refused() -> None:
+    with pytest.raises(ValidationError, match="admin_token"):
+        Settings(admin_token="")

@@ -125,9 +125,10 @@ def test_batch_limits(client: TestClient, record: dict[str, Any]) -> None:
     assert client.post("/predict/batch", json={"rows": [record]}).status_code == 422
 
 
-def test_oversized_body_is_413(client: TestClient) -> None:
+@pytest.mark.parametrize("path", ["/predict", "/predict/batch"])
+def test_oversized_body_is_413(client: TestClient, path: str) -> None:
     response = client.post(
-        "/predict",
+        path,
         content=b"[" + b"1," * 20_000 + b"1]",
         headers={"content-type": "application/json"},
     )
@@ -138,3 +139,20 @@ def test_oversized_body_is_413(client: TestClient) -> None:
 def test_wrong_method_and_path(client: TestClient) -> None:
     assert client.get("/predict").status_code == 405
     assert client.post("/nope", json={}).status_code == 404
+
+
+@pytest.mark.parametrize("path", ["/predict", "/predict/batch"])
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b"{not json", "application/json"),
+        (b'{"records": [{"Income": NaN}]}', "application/json"),
+        (b'{"records": []}', "text/plain"),
+    ],
+)
+def test_malformed_or_non_json_bodies_are_a_422(
+    client: TestClient, path: str, body: bytes, content_type: str
+) -> None:
+    response = client.post(path, content=body, headers={"content-type": content_type})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"][0] == "body"

@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
 from fastapi.testclient import TestClient
 from mlflow.tracking import MlflowClient
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from review_sentiment import champion, model, register, tracking
 from review_sentiment.config import Settings
@@ -43,17 +44,21 @@ def test_training_registers_every_run_and_exports_the_champion(registry: Setting
     assert [event.action for event in champion.history(client, NAME)][0] == "promote"
 
 
-def test_a_smoke_run_on_other_rows_never_replaces_a_full_champion(registry: Settings) -> None:
+def test_a_run_scored_on_other_test_rows_never_replaces_the_champion(
+    registry: Settings,
+) -> None:
     _crown(registry, "1")
     client = MlflowClient()
-    run_id = client.get_model_version(NAME, "2").run_id
+    run_id = str(client.get_model_version(NAME, "2").run_id)
     client.set_tag(run_id, register.SPLIT_TAG, "other rows")
-    client.set_tag(run_id, register.KIND_TAG, "smoke")
-    promoted, message = register.promote_if_better(client, "2", str(run_id))
-    assert not promoted and "smoke run" in message
-    client.set_tag(run_id, register.KIND_TAG, "train")  # new data, full run: it wins
-    promoted, message = register.promote_if_better(client, "2", str(run_id))
-    assert promoted and "not comparable" in message
+    client.log_metric(run_id, register.PRIMARY, 1.0)  # even a perfect score on them
+    wins, reason = register.judge(client, "2", run_id)
+    assert not wins and "make rollback VERSION=2" in reason
+
+
+def test_an_empty_admin_token_is_refused() -> None:
+    with pytest.raises(ValidationError, match="admin_token"):
+        Settings(admin_token="")
 
 
 def test_rollback_moves_champion_back_and_exports_it(registry: Settings) -> None:

@@ -76,7 +76,9 @@ class Settings(BaseSettings):
         description="How often each process checks model_uri for a new champion; 0: never",
     )
     admin_token: SecretStr | None = Field(
-        None, description="Enables POST /admin/reload for requests carrying this bearer token"
+        None,
+        min_length=1,  # empty would let a request without a token through
+        description="Enables POST /admin/reload for requests carrying this bearer token",
     )
     admin_allow_remote: bool = Field(
         False, description="Let /admin/reload answer other machines, not only loopback"

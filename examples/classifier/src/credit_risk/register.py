@@ -191,12 +191,13 @@ def _example(model_dir: Path) -> dict[str, Any]:
 
 
 def model_version_at(uri: str, settings: Settings) -> str:
-    """The version ``uri`` points at now: cheap, so a running service can poll it."""
+    """``<version>@<run id>`` that ``uri`` points at now: cheap, so a service can poll it."""
     local = _local_folder(uri, settings)
     if local is not None:
-        return str(json.loads((local / "registry.json").read_text())["version"])
+        registry = json.loads((local / "registry.json").read_text())
+        return f"{registry['version']}@{registry['run_id']}"
     tracking.configure()
-    return _registry_version(uri)[0]
+    return "@".join(_registry_version(uri))
 
 
 def load_model(uri: str, settings: Settings) -> ServedModel:

@@ -93,7 +93,9 @@ class Settings(BaseSettings):
         10.0, ge=0, description="how often each process checks for a new champion; 0: never"
     )
     admin_token: SecretStr | None = Field(
-        None, description="enables POST /admin/reload for requests carrying this bearer token"
+        None,
+        min_length=1,  # empty would let a request without a token through
+        description="enables POST /admin/reload for requests carrying this bearer token",
     )
     admin_allow_remote: bool = Field(
         False, description="let /admin/reload answer other machines, not only loopback"

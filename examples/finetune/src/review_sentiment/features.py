@@ -49,6 +49,9 @@ def frozen_lr(seed: int) -> LogisticRegression:
     return LogisticRegression(max_iter=2000, C=4.0, class_weight="balanced", random_state=seed)
 
 
+FROZEN_HEAD = "frozen_lr.safetensors"  # saved beside the fine-tuned model, for `make bench`
+
+
 def save_linear(model: LogisticRegression, path: Path) -> Path:
     """Keep the frozen-embedding head as safetensors + JSON (no pickle)."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -36,10 +36,19 @@ class ReloadRefused(Exception):
 
 @dataclass(frozen=True)
 class Loaded(Generic[T]):
-    """A model and the version string ``probe`` reported for it."""
+    """A model, its version (what ``/metadata`` shows) and what ``probe`` reported for it.
+
+    ``source_id`` is the version plus its MLflow run id: version numbers start again at 1
+    on another tracking server, so "v1" alone could hide a new model.
+    """
 
     model: T
     version: str
+    source_id: str = ""
+
+    @property
+    def identity(self) -> str:
+        return self.source_id or self.version
 
 
 class Reloader(Generic[T]):
@@ -48,8 +57,8 @@ class Reloader(Generic[T]):
     def __init__(
         self,
         current: Loaded[T],
-        probe: Callable[..., str],
-        load: Callable[..., Loaded[T]],
+        probe: Callable[[], str],
+        load: Callable[[], Loaded[T]],
         interval_s: float,
     ) -> None:
         self._current = current
@@ -68,7 +77,7 @@ class Reloader(Generic[T]):
         """Load and swap in the source's version if it changed; True when swapped."""
         with self._lock:  # one load at a time: the poll and an admin call may overlap
             wanted = self._probe()
-            if wanted in (self._current.version, self._skipped):
+            if wanted in (self._current.identity, self._skipped):
                 return False
             try:
                 loaded = self._load()

@@ -112,27 +112,31 @@ class Served:
     run: dict[str, Any] = field(default_factory=dict)
 
 
-def current_version(settings: Settings) -> str:
+def current_model(settings: Settings) -> str:
     """Which model the folder holds now (``none`` before training): polled by the service."""
     if settings.serve_llm:
         from . import llm  # only here: it brings MLflow, pandas and plots (~250 MB a worker)
 
         return LLM_VERSION if (settings.llm_dir / llm.CONFIG).exists() else model.NO_MODEL
-    return model.folder_version(settings.model_dir)
+    return model.folder_identity(settings.model_dir)
 
 
 def load_served(settings: Settings) -> Loaded[Served | None]:
     """Load the model the folder holds now; fails (and the old one keeps serving) if none."""
-    version = current_version(settings)
-    if version == model.NO_MODEL:
+    identity = current_model(settings)
+    if identity == model.NO_MODEL:
         raise FileNotFoundError("no trained model: run `make train`")
     if settings.serve_llm:
         from . import llm
 
-        return Loaded(Served(llm.load_classifier(settings.llm_dir)), version)
+        return Loaded(Served(llm.load_classifier(settings.llm_dir)), identity)
     run = settings.model_dir / "run.json"
     metadata = json.loads(run.read_text()) if run.exists() else {}
-    return Loaded(Served(model.load(settings.model_dir), metadata), version)
+    loaded = Served(model.load(settings.model_dir), metadata)
+    if current_model(settings) != identity:  # replaced while it loaded: maybe half of each
+        raise RuntimeError("the model changed while loading; the next check loads it")
+    version = identity.partition("@")[0]  # the registry's version number, for /metadata
+    return Loaded(loaded, version, identity)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -141,7 +145,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     reloader: Reloader[Served | None] = Reloader(
         Loaded(None, model.NO_MODEL),
-        probe=lambda: current_version(settings),
+        probe=lambda: current_model(settings),
         load=lambda: load_served(settings),
         interval_s=0 if settings.serve_llm else settings.reload_interval_s,
     )
@@ -161,17 +165,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(admin_router(reloader, token, settings.admin_allow_remote))
     PredictRequest, BatchRequest = _request_models(settings)  # noqa: N806
 
-    def served() -> Loaded[Served]:
-        """What requests use now, read once: a swap mid-request cannot mix two models."""
+    def served() -> tuple[Served, str]:
+        """The model requests use now and its version, read once: a swap mid-request
+        cannot mix two models."""
         current = reloader.current
         if current.model is None:
             raise HTTPException(
                 status.HTTP_503_SERVICE_UNAVAILABLE, "no trained model: run `make train`"
             )
-        return Loaded(current.model, current.version)
+        return current.model, current.version
 
     def predict(texts: list[str]) -> list[Prediction]:
-        current = served().model.predictor
+        current = served()[0].predictor
         proba = current.predict_proba(texts, batch_size=settings.max_batch)
         return [
             Prediction(
@@ -192,15 +197,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/ready")
     def ready() -> dict[str, str]:
         """Readiness: 200 only once a model is loaded, so a load balancer waits for it."""
-        return {"status": "ready", "model_version": served().version}
+        return {"status": "ready", "model_version": served()[1]}
 
     @app.get("/metadata")
     def metadata() -> dict[str, Any]:
         """What is being served: model version, labels, limits, and its MLflow run."""
-        current = served()
-        predictor, run = current.model.predictor, current.model.run
+        current, version = served()
+        predictor, run = current.predictor, current.run
         return {
-            "model_version": current.version,
+            "model_version": version,
             "mlflow_run_id": run.get("run_id"),
             "test_metrics": run.get("metrics", {}),
             "labels": predictor.labels,

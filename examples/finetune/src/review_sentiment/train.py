@@ -193,7 +193,7 @@ def run(settings: Settings, run_name: str = "train") -> str:
     splits = data.split(data.load(settings), settings)
     print(f"data: {splits.sizes()} labels={splits.labels}")
     with mlflow.start_run(run_name=run_name) as active:
-        _log_setup(settings, splits, run_name)
+        _log_setup(settings, splits)
         _train_tfidf(splits, settings)
         net, tokenizer = model.build(settings.encoder, splits.labels)
         predictor = model.Predictor(net, tokenizer, settings.max_length)
@@ -205,9 +205,12 @@ def run(settings: Settings, run_name: str = "train") -> str:
         mlflow.log_metric("pipeline_seconds", time.perf_counter() - start)
         _log_model(predictor, active.info.run_id)
         run_id = active.info.run_id
-    print(register.register(run_id, settings).message)
-    writeup.write(settings, run_id)
+    registration = register.register(run_id, settings)
+    print(registration.message)
+    writeup.write(settings, run_id)  # this run's, champion or not: you just asked for it
     print(f"MLflow run {run_id}; wrote {settings.writeup_file}")
+    if not registration.promoted:
+        print("WRITEUP.md describes this run, not the champion: `make evaluate` rewrites it")
     return run_id
 
 
@@ -225,7 +228,7 @@ def configure_tracking(settings: Settings) -> None:
     tracking.configure()
 
 
-def _log_setup(settings: Settings, splits: Splits, run_kind: str) -> None:
+def _log_setup(settings: Settings, splits: Splits) -> None:
     keys = (
         "train_size", "max_length", "batch_size", "learning_rate", "head_learning_rate",
         "weight_decay", "min_train_steps", "max_epochs", "patience", "max_train_seconds",
@@ -250,7 +253,6 @@ def _log_setup(settings: Settings, splits: Splits, run_kind: str) -> None:
             register.SPLIT_TAG: register.split_fingerprint(
                 splits.test[TEXT].tolist(), splits.test[LABEL].tolist()
             ),
-            register.KIND_TAG: run_kind,
         }
     )
 
@@ -280,7 +282,9 @@ def _train_frozen(predictor: model.Predictor, splits: Splits, settings: Settings
     train_vectors = features.embed(predictor, splits.train[TEXT].tolist())
     head = features.frozen_lr(settings.seed).fit(train_vectors, splits.train[LABEL])
     seconds = time.perf_counter() - start
-    features.save_linear(head, settings.models_dir / "frozen_lr.safetensors")
+    with tempfile.TemporaryDirectory() as tmp:  # logged with the model: exported together
+        features.save_linear(head, Path(tmp) / features.FROZEN_HEAD)
+        mlflow.log_artifacts(tmp, "model")
     test_vectors = features.embed(predictor, splits.test[TEXT].tolist())
     predicted = head.predict(test_vectors).tolist()
     latency = evaluate.latency_ms(

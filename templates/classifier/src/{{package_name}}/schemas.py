@@ -84,8 +84,16 @@ class BatchReader:
         self.definitions: dict[str, Any] = schema.pop("$defs", {})
         self.request_body = {"required": True, "content": {"application/json": {"schema": schema}}}
 
-    def read(self, body: bytes) -> list[dict[str, Any]]:
-        """The validated records; a 422 naming the field (as FastAPI's own) if invalid."""
+    def read(self, body: bytes, content_type: str) -> list[dict[str, Any]]:
+        """The validated records; a 422 naming the field (as FastAPI's own) if invalid.
+
+        Only JSON is read, as FastAPI does: a browser sends a cross-site ``text/plain``
+        POST without asking first, so accepting it would open the endpoint to any page.
+        """
+        media_type = content_type.partition(";")[0].strip().lower()
+        if media_type != "application/json" and not media_type.endswith("+json"):
+            wrong = {"loc": ("body",), "msg": "send JSON: Content-Type application/json"}
+            raise RequestValidationError([{**wrong, "type": "content_type"}])
         try:
             return list(self._adapter.validate_json(body)["records"])
         except ValidationError as error:

@@ -46,7 +46,7 @@ def compile_engine(served: ServedModel) -> Loaded[Engine]:
     fast = FastModel(served.pipeline, served.schema)
     example = {name: None for name in served.schema.features}
     ready = bool(np.isfinite(fast.predict_proba([example])).all())
-    return Loaded(Engine(served, fast, ready), served.version)
+    return Loaded(Engine(served, fast, ready), served.version, f"{served.version}@{served.run_id}")
 
 
 def create_app(settings: Settings | None = None, model: ServedModel | None = None) -> FastAPI:
@@ -75,7 +75,7 @@ def create_app(settings: Settings | None = None, model: ServedModel | None = Non
         interval_s=0 if model is not None else settings.reload_interval_s,
     )
     Record = record_model(schema)
-    batches = BatchReader(batch_model(Record, settings.max_batch_rows))
+    batch_reader = BatchReader(batch_model(Record, settings.max_batch_rows))
     log = PredictionLog.from_settings(settings, schema)
 
     def predict(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -122,13 +122,17 @@ def create_app(settings: Settings | None = None, model: ServedModel | None = Non
     @app.post(
         "/predict/batch",
         response_model=BatchPrediction,
-        openapi_extra={"requestBody": batches.request_body},
+        openapi_extra={"requestBody": batch_reader.request_body},
     )
     async def predict_batch(request: Request) -> Response:
         """Score up to ``max_batch_rows`` records: parsed and validated in one pass
         (``BatchReader``), scored in a worker thread, not blocking the event loop."""
-        body = await request.body()
-        return await run_in_threadpool(lambda: _json({"predictions": predict(batches.read(body))}))
+        body, content_type = await request.body(), request.headers.get("content-type", "")
+
+        def score() -> Response:
+            return _json({"predictions": predict(batch_reader.read(body, content_type))})
+
+        return await run_in_threadpool(score)
 
     @app.get("/health")
     def health() -> dict[str, str]:
@@ -171,7 +175,7 @@ def create_app(settings: Settings | None = None, model: ServedModel | None = Non
     def openapi() -> dict[str, Any]:
         """FastAPI's spec plus the schemas the batch body refers to (``BatchReader``)."""
         spec = document()
-        spec["components"]["schemas"].update(batches.definitions)
+        spec["components"]["schemas"].update(batch_reader.definitions)
         return spec
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -102,7 +102,7 @@ def run(settings: Settings, n_latency: int, batch: int, threads: int = 1) -> lis
     int8 = quantize(finetuned)
     base, tokenizer = model.build(settings.encoder, finetuned.labels)
     frozen = model.Predictor(base, tokenizer, settings.max_length)
-    head = features.load_linear(settings.models_dir / "frozen_lr.safetensors")
+    head = features.load_linear(settings.model_dir / features.FROZEN_HEAD)
 
     def frozen_predict(batch_texts: list[str]) -> list[str]:
         return head.predict(features.embed(frozen, batch_texts)).tolist()

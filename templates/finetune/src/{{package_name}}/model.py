@@ -151,10 +151,11 @@ def load(folder: Path) -> Predictor:
     return Predictor(model, tokenizer, config["max_length"])
 
 
-def folder_version(folder: Path) -> str:
-    """The registered version saved in ``folder``, cheap enough to poll: ``unregistered``
-    for a model saved without ``registry.json``, ``none`` when there is no model."""
+def folder_identity(folder: Path) -> str:
+    """What ``folder`` holds, cheap enough to poll: ``<version>@<run id>`` from its
+    ``registry.json``, ``unregistered`` for a model saved without one, ``none`` if empty."""
     registry = folder / REGISTRY_FILE
     if registry.exists():
-        return str(json.loads(registry.read_text())["version"])
+        entry = json.loads(registry.read_text())
+        return f"{entry['version']}@{entry['run_id']}"
     return "unregistered" if (folder / WEIGHTS).exists() else NO_MODEL
