@@ -57,8 +57,8 @@ class Reloader(Generic[T]):
     def __init__(
         self,
         current: Loaded[T],
-        probe: Callable[[], str],
-        load: Callable[[], Loaded[T]],
+        probe: Callable[..., str],
+        load: Callable[..., Loaded[T]],
         interval_s: float,
     ) -> None:
         self._current = current
