@@ -56,3 +56,32 @@ def test_a_latin1_csv_is_copied_in_as_utf8_with_a_warning(tmp_path: Path) -> Non
     copied = (project.path / "data/raw/ventes.csv").read_text(encoding="utf-8")
     assert copied.splitlines()[1].startswith("Montréal,0,")
     assert any("not UTF-8" in warning for warning in project.warnings)
+
+
+def test_a_saved_pandas_index_column_is_named_as_pandas_reads_it_and_dropped(
+    tmp_path: Path,
+) -> None:
+    rows = "".join(f"{i},{20 + i % 50},{'yes' if i % 3 else 'no'}\n" for i in range(60))
+    source = tmp_path / "exported.csv"
+    source.write_text(",age,bought\n" + rows)  # what DataFrame.to_csv() writes by default
+    project = new_project(
+        NewProject(
+            kind="classifier",
+            dest=tmp_path / "proj",
+            git=False,
+            inputs=UserInputs(data=source, target="bought"),
+        )
+    )
+    answers = (project.path / ".copier-answers.yml").read_text()
+    assert "Unnamed: 0" in answers
+    assert any("'Unnamed: 0' looks like a row ID" in warning for warning in project.warnings)
+
+
+def test_id_like_columns_are_found_by_name_or_by_mostly_distinct_text(tmp_path: Path) -> None:
+    rows = "".join(
+        f"N{i // 2}A{i % 2},C-{1000 + i},Passenger {i},{['Oslo', 'Lima'][i % 2]},{i % 7},"
+        f"{30 + i % 40}.5,{'yes' if i % 3 else 'no'}\n"
+        for i in range(60)
+    )
+    table = _table(tmp_path, "Individual ID,customerID,name,city,store_id,income,y\n" + rows)
+    assert inputs.id_like_columns(table, exclude={"y"}) == ["Individual ID", "customerID", "name"]

@@ -22,7 +22,9 @@ CSV_SUFFIXES = frozenset({".csv", ".tsv", ".txt"})
 CORPUS_SUFFIXES = frozenset({".md", ".markdown", ".rst", ".txt", ".html", ".htm", ".pdf"})
 MAX_CORPUS_FILE_BYTES = 20 * 1024 * 1024
 MAX_CLASSES = 50
-_ID_NAME = re.compile(r"(^|_)(id|uuid|guid|key|index)$|^unnamed: ?0$", re.IGNORECASE)
+PANDAS_INDEX_NAME = "Unnamed: 0"  # how pandas names a first column with no header
+_ID_NAME = re.compile(r"(^|[\s_.-])(id|uuid|guid|key|index)$|^unnamed: ?0$", re.IGNORECASE)
+_CAMEL_ID = re.compile(r"[a-z](ID|Id)$")  # customerID, orderId
 _COMMA_NUMBER = re.compile(r"^[-+]?\d+(,\d+)?$")
 _DOT_FRACTION = re.compile(r"^[-+]?\d*\.\d+$")
 _DATE = re.compile(
@@ -94,6 +96,10 @@ def read_csv(path: Path) -> CsvTable:
         delimiter = ","
     records = [row for row in csv.reader(text.splitlines(), delimiter=delimiter) if row]
     header, rows = [name.strip() for name in records[0]], records[1:]
+    if header and not header[0]:
+        # A nameless first column is a saved pandas index (`to_csv()` writes one by
+        # default); give it the name pandas reads it under, so the ID check can drop it.
+        header[0] = PANDAS_INDEX_NAME
     if len(header) < 2:
         raise DataError(
             f"data file {path.name} has a single column",
@@ -222,9 +228,10 @@ def id_like_columns(table: CsvTable, exclude: set[str]) -> list[str]:
     """Columns that identify rows rather than describe them (warn and drop them).
 
     An ID column memorises rows: it can only leak or overfit. A column counts as an ID
-    when its name says so, when every row has a distinct non-numeric value, or when it
-    is a distinct integer counter (a range of consecutive numbers, or increasing with
-    the row order).
+    when its name says so, when most of its values are distinct non-numeric strings
+    (names, codes, free text: as categories they can only be memorised), or when it is
+    a distinct integer counter (a range of consecutive numbers, or increasing with the
+    row order).
     """
     found = []
     n_rows = len(table.rows)
@@ -232,7 +239,12 @@ def id_like_columns(table: CsvTable, exclude: set[str]) -> list[str]:
         if column in exclude:
             continue
         values = [value for value in table.values(column) if value is not None]
-        if _ID_NAME.search(column) and len(set(values)) > 0.9 * n_rows:
+        distinct = len(set(values))
+        named_id = _ID_NAME.search(column) or _CAMEL_ID.search(column)
+        if named_id and distinct > 0.5 * len(values):
+            found.append(column)
+            continue
+        if len(values) >= 20 and distinct > 0.5 * len(values) and not _is_numeric(values):
             found.append(column)
             continue
         if n_rows < 20 or len(values) != n_rows or len(set(values)) != n_rows:
@@ -242,9 +254,12 @@ def id_like_columns(table: CsvTable, exclude: set[str]) -> list[str]:
             # a counter (1..n, or increasing with row order), not a measurement
             if max(numbers) - min(numbers) + 1 == n_rows or numbers == sorted(numbers):
                 found.append(column)
-        elif not any(_is_float(value) for value in values):
-            found.append(column)
     return found
+
+
+def _is_numeric(values: list[str]) -> bool:
+    """Whether a column reads as numbers (a few stray strings aside)."""
+    return sum(_is_float(value) for value in values) >= 0.9 * len(values)
 
 
 def decimal_separator(table: CsvTable) -> str:

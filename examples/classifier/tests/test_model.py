@@ -12,12 +12,20 @@ from credit_risk.train import LIGHTGBM, LINEAR, TrainResult, choose_threshold
 
 
 def test_selected_model_beats_the_majority_baseline(report: Report) -> None:
-    selected = report.selected_metrics["pr_auc"]
-    assert selected > report.metrics[MAJORITY]["pr_auc"] + 0.1
+    # The majority baseline's PR-AUC is the positive rate (chance); a model at or below
+    # it has learned nothing from the features.
+    majority = report.metrics[MAJORITY]
+    assert report.selected_metrics["pr_auc"] > majority["pr_auc"]
+    assert report.selected_metrics["roc_auc"] > majority["roc_auc"]
 
 
 def test_model_is_selected_by_cross_validation_not_the_holdout(trained: TrainResult) -> None:
     assert trained.selected == max(trained.cv_pr_auc, key=trained.cv_pr_auc.__getitem__)
+
+
+def test_selected_model_beats_the_majority_baseline_by_a_wide_margin(report: Report) -> None:
+    # On the bundled credit data (28% positive) the margin is far above holdout noise.
+    assert report.selected_metrics["pr_auc"] > report.metrics[MAJORITY]["pr_auc"] + 0.1
 
 
 def test_lightgbm_beats_the_linear_baseline_in_cross_validation(trained: TrainResult) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -13,10 +14,7 @@ from credit_risk.serve import create_app
 from credit_risk.train import TrainResult
 
 
-@pytest.fixture(scope="module")
-def client(settings: Settings, served: ServedModel) -> TestClient:
-    small = settings.model_copy(update={"max_batch_rows": 5, "max_body_bytes": 20_000})
-    return TestClient(create_app(small, model=served), raise_server_exceptions=False)
+MAX_BATCH_ROWS = 5
 
 
 @pytest.fixture(scope="module")
@@ -25,6 +23,20 @@ def record(served: ServedModel, trained: TrainResult) -> dict[str, Any]:
     features = served.schema.features_frame(trained.split.train.head(1))
     row = features.iloc[0].to_dict()
     return {name: (None if value != value else value) for name, value in row.items()}
+
+
+@pytest.fixture(scope="module")
+def body_limit(record: dict[str, Any]) -> int:
+    """Room for a batch one row over the limit (a wide table makes big records)."""
+    return max(20_000, 4 * (MAX_BATCH_ROWS + 1) * len(json.dumps(record)))
+
+
+@pytest.fixture(scope="module")
+def client(settings: Settings, served: ServedModel, body_limit: int) -> TestClient:
+    small = settings.model_copy(
+        update={"max_batch_rows": MAX_BATCH_ROWS, "max_body_bytes": body_limit}
+    )
+    return TestClient(create_app(small, model=served), raise_server_exceptions=False)
 
 
 def test_predict_returns_a_label_a_probability_and_the_version(
@@ -105,8 +117,6 @@ def test_non_finite_numbers_are_refused(
 ) -> None:
     if not served.schema.numeric:
         pytest.skip("no numeric feature")
-    import json
-
     body = json.dumps({**record, served.schema.numeric[0]: 0.5}).replace("0.5", token, 1)
     response = client.post("/predict", content=body, headers={"content-type": "application/json"})
     assert response.status_code == 422, response.text
@@ -121,15 +131,16 @@ def test_malformed_json_is_422(client: TestClient) -> None:
 
 def test_batch_limits(client: TestClient, record: dict[str, Any]) -> None:
     assert client.post("/predict/batch", json={"records": []}).status_code == 422
-    assert client.post("/predict/batch", json={"records": [record] * 6}).status_code == 422
+    too_many = client.post("/predict/batch", json={"records": [record] * (MAX_BATCH_ROWS + 1)})
+    assert too_many.status_code == 422
     assert client.post("/predict/batch", json={"rows": [record]}).status_code == 422
 
 
 @pytest.mark.parametrize("path", ["/predict", "/predict/batch"])
-def test_oversized_body_is_413(client: TestClient, path: str) -> None:
+def test_oversized_body_is_413(client: TestClient, path: str, body_limit: int) -> None:
     response = client.post(
         path,
-        content=b"[" + b"1," * 20_000 + b"1]",
+        content=b"[" + b"1," * body_limit + b"1]",
         headers={"content-type": "application/json"},
     )
     assert response.status_code == 413

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import mlflow
 import mlflow.sklearn
+import pandas as pd
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 from sklearn.pipeline import Pipeline
@@ -66,7 +67,7 @@ def log_and_register(result: TrainResult, report: Report, settings: Settings) ->
     """Log one MLflow run for this training, register its model, maybe promote it."""
     tracking.configure()
     schema = result.schema
-    example = schema.features_frame(result.split.train.head(5))
+    example = schema.features_frame(_example_rows(result.split.train, schema))
     holdout = report.selected_metrics
     metadata = {
         "schema": schema.to_dict(),
@@ -106,6 +107,19 @@ def log_and_register(result: TrainResult, report: Report, settings: Settings) ->
     if promoted:
         export_champion(settings, version)
     return Registration(run.info.run_id, version, promoted, message)
+
+
+def _example_rows(train: pd.DataFrame, schema: Schema, n_rows: int = 5) -> pd.DataFrame:
+    """The first training rows, plus one row for each feature they leave empty.
+
+    A column that is empty in every example row gets no type in the signature, and
+    MLflow then fails to validate the example; real rows that show a value fix that.
+    """
+    rows = list(train.index[:n_rows])
+    for name in schema.features:
+        if train.loc[rows, name].isna().all() and train[name].notna().any():
+            rows.append(train[name].first_valid_index())  # adds a row not yet in `rows`
+    return train.loc[rows]
 
 
 def _requirements() -> list[str]:
