@@ -11,9 +11,10 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 
 from python_docs_qa.answer import Assistant, LLMError
+from python_docs_qa.chunking import split_sentences
 from python_docs_qa.config import Settings
 from python_docs_qa.eval_set import load_questions, synthetic_questions
-from python_docs_qa.evaluate import retrieval_metrics
+from python_docs_qa.evaluate import held_out, retrieval_metrics
 from python_docs_qa.retrieval import tokenize
 
 
@@ -71,6 +72,23 @@ def test_synthetic_questions_come_from_their_gold_passage(assistant: Assistant) 
     passages = assistant.retriever.index.passages
     for question in synthetic_questions(passages, 3, seed=0):
         assert any(question.is_gold(p) and question.question in p.text for p in passages)
+
+
+def test_synthetic_questions_are_searched_without_their_own_sentence(
+    assistant: Assistant,
+) -> None:
+    questions = synthetic_questions(assistant.retriever.index.passages, 3, seed=0)
+    cloze = held_out(assistant, questions, assistant.settings).retriever.index
+    original = assistant.retriever.index
+    asked = {question.question for question in questions}
+    assert len(cloze.passages) == len(original.passages)
+    for passage in cloze.passages:
+        assert not asked & {sentence[:300] for sentence in split_sentences(passage.text)}
+    changed = [i for i, p in enumerate(cloze.passages) if p.text != original.passages[i].text]
+    assert changed  # and only those passages were embedded again:
+    unchanged = sorted(set(range(len(cloze.passages))) - set(changed))
+    assert (cloze.embeddings[unchanged] == original.embeddings[unchanged]).all()
+    assert not (cloze.embeddings[changed] == original.embeddings[changed]).all(axis=1).any()
 
 
 class _FakeChat(BaseHTTPRequestHandler):

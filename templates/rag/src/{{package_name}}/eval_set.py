@@ -10,18 +10,23 @@ slug, or a qualified name such as ``shutil.copyfile`` for Python docs); any pass
 from that section counts as a hit. Add your own questions in the same shape.
 
 Without an eval file (a corpus of your own), ``synthetic_questions`` samples sentences
-from the corpus as questions whose gold is the passage they came from: a cheap proxy
-that measures retrieval, not how real users phrase questions; write real ones.
+from the corpus as questions whose gold is the section they came from, and
+``without_sentences`` cuts those sentences out of the passages searched (the "inverse
+cloze" task): the retriever must find a sentence's context, not the sentence itself,
+which any word match would. A cheap proxy that measures retrieval, not how real users
+phrase questions; write real ones.
 """
 
 from __future__ import annotations
 
 import json
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .chunking import Passage, split_sentences
+
+MAX_QUESTION_CHARS = 300  # a synthetic question is its sentence's first 300 characters
 
 
 class EvalSetError(ValueError):
@@ -67,5 +72,25 @@ def synthetic_questions(passages: list[Passage], count: int, seed: int) -> list[
     questions = []
     for passage in rng.sample(candidates, min(count, len(candidates))):
         sentence = max(split_sentences(passage.text), key=len)
-        questions.append(Question(sentence[:300], passage.source, passage.anchor))
+        questions.append(Question(sentence[:MAX_QUESTION_CHARS], passage.source, passage.anchor))
     return questions
+
+
+def without_sentences(
+    passages: list[Passage], questions: list[Question]
+) -> tuple[list[Passage], list[int]]:
+    """The passages with every sentence that a question was taken from cut out, and the
+    positions of the passages that changed (their embeddings must be recomputed).
+
+    Overlapping chunks repeat a sentence, so it is cut from every passage that holds it.
+    """
+    asked = {question.question for question in questions}
+    kept, changed = [], []
+    for position, passage in enumerate(passages):
+        sentences = split_sentences(passage.text)
+        remaining = [s for s in sentences if s[:MAX_QUESTION_CHARS] not in asked]
+        if len(remaining) < len(sentences):
+            passage = replace(passage, text=" ".join(remaining))
+            changed.append(position)
+        kept.append(passage)
+    return kept, changed

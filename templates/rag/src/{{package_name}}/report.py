@@ -99,7 +99,8 @@ def dataset_block(facts: RunFacts, settings: Settings) -> str:
     else:
         questions = (
             f"{int(metrics['n_questions'])} synthetic questions (sentences sampled from the "
-            "corpus; write real ones in data/eval/questions.jsonl)"
+            "corpus and cut from the index searched; write real ones in "
+            "data/eval/questions.jsonl)"
         )
     rows = [
         ("corpus", corpus),
