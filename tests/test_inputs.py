@@ -85,3 +85,8 @@ def test_id_like_columns_are_found_by_name_or_by_mostly_distinct_text(tmp_path: 
     )
     table = _table(tmp_path, "Individual ID,customerID,name,city,store_id,income,y\n" + rows)
     assert inputs.id_like_columns(table, exclude={"y"}) == ["Individual ID", "customerID", "name"]
+
+
+def test_quoted_values_may_hold_line_breaks_and_unicode_separators(tmp_path: Path) -> None:
+    table = _table(tmp_path, 'text,label\n"two\nlines",a\n"next\u2028line \x85here",b\n')
+    assert table.rows == [["two\nlines", "a"], ["next\u2028line \x85here", "b"]]

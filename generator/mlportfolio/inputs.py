@@ -8,6 +8,7 @@ training. These checks use only the standard library so the generator stays ligh
 from __future__ import annotations
 
 import csv
+import io
 import math
 import re
 import shutil
@@ -94,7 +95,14 @@ def read_csv(path: Path) -> CsvTable:
         delimiter = dialect.delimiter
     except csv.Error:
         delimiter = ","
-    records = [row for row in csv.reader(text.splitlines(), delimiter=delimiter) if row]
+    # A file object, not str.splitlines(): a quoted value may hold a line break, and
+    # splitlines() would also break lines at characters CSV treats as text (\x85, \u2028).
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    records, ends = [], []  # each record and the line it ends on
+    for row in reader:
+        if row:
+            records.append(row)
+            ends.append(reader.line_num)
     header, rows = [name.strip() for name in records[0]], records[1:]
     if header and not header[0]:
         # A nameless first column is a saved pandas index (`to_csv()` writes one by
@@ -121,12 +129,13 @@ def read_csv(path: Path) -> CsvTable:
         raise DataError(
             f"data file {path.name} has a header but no rows", "add data rows below the header"
         )
-    for line, row in enumerate(rows, start=2):
+    for line, row in zip(ends[1:], rows, strict=True):
         if len(row) != len(header):
+            start = delimiter.join(row)[:40]
             raise DataError(
-                f"data file {path.name} line {line} has {len(row)} fields, "
+                f"data file {path.name} line {line} ({start!r}...) has {len(row)} fields, "
                 f"the header has {len(header)}",
-                "fix that line (quote values that contain the separator)",
+                "fix that line (quote values that contain the separator or a line break)",
             )
     return CsvTable(path, header, rows, delimiter, encoding)
 
