@@ -80,6 +80,41 @@ def test_html_without_headings_is_titled_by_its_title_tag(tmp_path: Path) -> Non
     assert [s.title for s in sections] == ["Billing FAQ"]
 
 
+def _pdf(pages: list[str]) -> bytes:
+    """A minimal PDF with one line of Helvetica text per page (byte offsets computed)."""
+    kids = " ".join(f"{4 + 2 * i} 0 R" for i in range(len(pages)))
+    objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>",
+        f"<< /Type /Pages /Kids [{kids}] /Count {len(pages)} >>",
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    for i, text in enumerate(pages):
+        stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET"
+        objects.append(
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+            f"/Resources << /Font << /F1 3 0 R >> >> /Contents {5 + 2 * i} 0 R >>"
+        )
+        objects.append(f"<< /Length {len(stream)} >>\nstream\n{stream}\nendstream")
+    out, offsets = b"%PDF-1.4\n", []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += f"{number} 0 obj\n{body}\nendobj\n".encode()
+    table = "".join(f"{offset:010d} 00000 n \n" for offset in offsets)
+    trailer = f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{len(out)}"
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n{table}{trailer}\n%%EOF\n".encode()
+    return out
+
+
+def test_pdf_pages_become_sections_anchored_by_page(tmp_path: Path) -> None:
+    path = tmp_path / "policy.pdf"
+    path.write_bytes(_pdf(["Retention is seven years.", "", "Backups run nightly."]))
+    sections = documents.read_file(path, "policy.pdf")
+    assert [(s.title, s.anchor, s.text) for s in sections] == [
+        ("Policy › page 1", "page=1", "Retention is seven years."),
+        ("Policy › page 3", "page=3", "Backups run nightly."),
+    ]
+
+
 def test_chunks_overlap_and_stay_under_the_limit() -> None:
     words = " ".join(f"w{i}." for i in range(250))
     passages = chunk_section(Section("a.md", "A", "a", words), chunk_words=100, overlap_words=20)
@@ -94,6 +129,7 @@ def test_chunks_overlap_and_stay_under_the_limit() -> None:
         ("empty.md", b"", "empty"),
         ("blob.txt", b"\x00\x01\x02binary", "binary"),
         ("fake.pdf", b"not a pdf", "not a valid PDF"),
+        ("cut.pdf", _pdf(["Retention is seven years."])[:60], "not a readable PDF"),
     ],
 )
 def test_bad_file_is_skipped_with_one_line(

@@ -49,7 +49,7 @@ def read_corpus(settings: Settings) -> Corpus:
         if problem is None:
             try:
                 passages = _file_passages(path, source, settings)
-            except (OSError, ValueError, UnicodeError) as error:  # pypdf raises ValueError kin
+            except (OSError, ValueError) as error:  # documents raise ValueError for bad files
                 problem = f"cannot be parsed ({type(error).__name__}: {error}): fix or remove it"
         if problem is not None:
             corpus.skipped.append(Skipped(source, problem))

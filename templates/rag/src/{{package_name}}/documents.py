@@ -450,13 +450,17 @@ def _html_sections(text: str, source: str, title: str) -> Iterator[Section]:
 def _read_pdf(path: Path, source: str) -> list[Section]:
     """One section per page, anchored ``page=N`` (what PDF viewers understand)."""
     from pypdf import PdfReader  # imported here: only PDF corpora pay for it
+    from pypdf.errors import PyPdfError
 
-    reader = PdfReader(path)
-    meta_title = reader.metadata.title if reader.metadata else None
-    title = (meta_title or _title_from_name(path)).strip()
-    sections = []
-    for number, page in enumerate(reader.pages, start=1):
-        text = (page.extract_text() or "").strip()
-        if text:
-            sections.append(Section(source, f"{title} › page {number}", f"page={number}", text))
-    return sections
+    try:
+        reader = PdfReader(path)
+        meta_title = reader.metadata.title if reader.metadata else None
+        title = (meta_title or _title_from_name(path)).strip()
+        pages = [(page.extract_text() or "").strip() for page in reader.pages]
+    except PyPdfError as error:  # truncated, damaged or encrypted
+        raise ValueError(f"not a readable PDF: {error}") from None
+    return [
+        Section(source, f"{title} › page {number}", f"page={number}", text)
+        for number, text in enumerate(pages, start=1)
+        if text
+    ]
