@@ -112,6 +112,12 @@ def test_user_csv_is_copied_and_configured(tmp_path: Path) -> None:
         'drop_columns: ["loan_id"]',
     ):
         assert line in answers
+    readme = (project.path / "README.md").read_text()
+    assert readme.splitlines()[2] == (
+        "Predict defaulted from loans.csv with a tabular classifier, and serve it over REST."
+    )
+    assert "a missed `defaulted = yes` (false negative)" in readme
+    assert "credit" not in readme.lower()
 
 
 def test_user_corpus_is_copied_with_its_folder_structure(tmp_path: Path) -> None:
