@@ -13,7 +13,6 @@ from credit_risk.register import ServedModel
 from credit_risk.serve import create_app
 from credit_risk.train import TrainResult
 
-
 MAX_BATCH_ROWS = 5
 
 
