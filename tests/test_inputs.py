@@ -90,3 +90,9 @@ def test_id_like_columns_are_found_by_name_or_by_mostly_distinct_text(tmp_path: 
 def test_quoted_values_may_hold_line_breaks_and_unicode_separators(tmp_path: Path) -> None:
     table = _table(tmp_path, 'text,label\n"two\nlines",a\n"next\u2028line \x85here",b\n')
     assert table.rows == [["two\nlines", "a"], ["next\u2028line \x85here", "b"]]
+
+
+def test_decimal_comma_measurements_are_not_mistaken_for_ids(tmp_path: Path) -> None:
+    rows = "".join(f"{12 + i / 7:.2f};{i % 3}\n".replace(".", ",") for i in range(60))
+    table = _table(tmp_path, "alcohol;target\n" + rows)
+    assert inputs.id_like_columns(table, exclude={"target"}) == []

@@ -267,8 +267,9 @@ def id_like_columns(table: CsvTable, exclude: set[str]) -> list[str]:
 
 
 def _is_numeric(values: list[str]) -> bool:
-    """Whether a column reads as numbers (a few stray strings aside)."""
-    return sum(_is_float(value) for value in values) >= 0.9 * len(values)
+    """Whether a column reads as numbers, ``1234,5`` included (a few stray strings aside)."""
+    numbers = sum(_is_float(value) or bool(_COMMA_NUMBER.match(value)) for value in values)
+    return numbers >= 0.9 * len(values)
 
 
 def decimal_separator(table: CsvTable) -> str:
