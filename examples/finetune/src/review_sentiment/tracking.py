@@ -23,6 +23,8 @@ CHAMPION = "champion"
 def configure() -> str:
     """Point MLflow at ``MLFLOW_TRACKING_URI`` (or the local SQLite file); return the URI."""
     uri = os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_TRACKING_URI)
+    # each stage prints one line of its own; MLflow's per-download progress bars add noise
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     mlflow.set_tracking_uri(uri)
     if mlflow.get_experiment_by_name(EXPERIMENT) is None:
         mlflow.create_experiment(EXPERIMENT, artifact_location=artifact_root(uri))
