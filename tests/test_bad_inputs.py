@@ -125,6 +125,8 @@ CASES = [
     Case("target-rare-class", ("new", "classifier", DEST, "--data", "{tmp}/d.csv", "--target",
          "label"), X, "class 'yes' of label column 'label' has 3 rows",
          (("d.csv", _table(label=["yes"] * 3 + ["no"] * 37)),)),
+    Case("target-quantity", ("new", "classifier", DEST, "--data", "{tmp}/d.csv", "--target",
+         "age"), X, "'age' looks like a quantity (", (("d.csv", _table()),)),
     Case("target-continuous", ("new", "classifier", DEST, "--data", "{tmp}/d.csv", "--target",
          "price"), X, "too many for a classifier",
          (("d.csv", _table(120, price=[f"{i * 1.5}" for i in range(120)])),)),

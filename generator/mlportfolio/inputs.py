@@ -213,10 +213,14 @@ def class_balance(
     rare = [(name, n) for name, n in counts.items() if n < needed]
     if rare:
         name, n = min(rare, key=lambda item: item[1])
+        continuous = len(counts) > 10 and _is_numeric(list(counts))
         raise DataError(
             f"class {name!r} of label column {label!r} has {n} rows; "
             f"a stratified holdout and {cv_folds}-fold CV need at least {needed}",
-            "merge rare classes or add rows",
+            f"{label!r} looks like a quantity ({len(counts)} distinct numbers): bin it into "
+            "a few classes or pick a categorical column"
+            if continuous
+            else "merge rare classes or add rows",
         )
     if positive_class is not None and positive_class not in counts:
         raise DataError(
