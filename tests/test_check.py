@@ -164,5 +164,19 @@ def test_default_data_set_is_noted(project: Path) -> None:
     assert any("still looks like the template" in note for note in notes)
 
 
+@pytest.mark.parametrize(
+    "answers",
+    [
+        'kind: "rag"\ncorpus: "custom"\n',
+        'kind: "classifier"\ndata_file: "data/raw/churn.csv"\n',
+        'kind: "finetune"\ndata_file: "data/raw/tickets.csv"\n',
+    ],
+)
+def test_own_data_is_not_noted_as_the_default(project: Path, answers: str) -> None:
+    (project / ".copier-answers.yml").write_text(answers)
+    (project / "README.md").write_text(_readme(situation="> TODO(you): who?\n" + SITUATION * 8))
+    assert not any("default data set" in note for note in check_project(project).notes)
+
+
 def test_slug_matches_github_anchors() -> None:
     assert slug("Why PR-AUC, not accuracy?") == "why-pr-auc-not-accuracy"

@@ -26,9 +26,10 @@ SPEAKING_MINUTES = (5.0, 7.0)
 PAGE_BUDGET_WORDS = 1500
 MIN_REFLECTION_WORDS = 15
 SUMMARY_FILE = "reports/walkthrough.json"
-DEFAULT_DATA = {
-    "classifier": "data/raw/credit_data.csv",
-    "finetune": "data/raw/rotten_tomatoes.csv",
+DEFAULT_DATA = {  # kind -> (the answer naming its data, that answer's bundled default)
+    "classifier": ("data_file", "data/raw/credit_data.csv"),
+    "finetune": ("data_file", "data/raw/rotten_tomatoes.csv"),
+    "rag": ("corpus", "python-docs"),
 }
 _TRADEOFF = re.compile(
     r"trade-?off|at the cost of|in exchange for|instead of|rather than|\bcost(s|ing)?\b|"
@@ -260,9 +261,8 @@ def _page_budget(text: str) -> Iterator[Finding]:
 
 def _notes(project: Path, parsed: walkthrough.Walkthrough) -> list[str]:
     answers = _answers(project)
-    default = (answers.get("data_file") == DEFAULT_DATA.get(str(answers.get("kind")))) or (
-        answers.get("corpus") == "python-docs"
-    )
+    key, bundled = DEFAULT_DATA.get(str(answers.get("kind")), ("", None))
+    default = bundled is not None and answers.get(key) == bundled
     notes = []
     if default:
         notes.append("still uses the template's default data set: fine to learn, weaker to show")
