@@ -67,3 +67,23 @@ def test_report_before_any_run_says_train_first(settings: Settings, tmp_path: Pa
     with pytest.raises(report.ReportError, match="make train"):
         report.report(settings, readme, tmp_path / "walkthrough.json")
     assert readme.read_text() == README
+
+
+def _facts(finetuned: float, frozen: float, tfidf: float) -> report.RunFacts:
+    scores = {"finetuned": finetuned, "frozen_lr": frozen, "tfidf_lr": tfidf}
+    metrics = {f"{name}.test_accuracy": value for name, value in scores.items()}
+    return report.RunFacts("run", "latest run", metrics, {"n_train": "2500"}, {}, None)
+
+
+def test_resume_line_claims_the_win_when_the_fine_tune_beat_every_baseline() -> None:
+    line = report.resume_bullets(_facts(0.80, 0.75, 0.71))[0]
+    assert line.startswith("Fine-tuned the open-weight all-MiniLM-L6-v2 encoder on 2,500")
+    assert "test accuracy 0.800 vs 0.750 for frozen embeddings" in line
+    assert "and 0.710 for TF-IDF" in line
+
+
+def test_resume_line_says_which_baseline_won_when_the_fine_tune_lost() -> None:
+    line = report.resume_bullets(_facts(0.646, 0.667, 0.604))[0]
+    assert line.startswith("Compared fine-tuning")
+    assert "frozen embeddings + logistic regression won with test accuracy 0.667" in line
+    assert "(fine-tuned 0.646)" in line
