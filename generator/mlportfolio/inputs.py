@@ -260,7 +260,7 @@ def id_like_columns(table: CsvTable, exclude: set[str]) -> list[str]:
         if len(values) >= 20 and distinct > 0.5 * len(values) and not _is_numeric(values):
             found.append(column)
             continue
-        if n_rows < 20 or len(values) != n_rows or len(set(values)) != n_rows:
+        if n_rows < 20 or len(values) != n_rows or distinct != n_rows:
             continue
         if all(_is_int(value) for value in values):
             numbers = [int(value) for value in values]
