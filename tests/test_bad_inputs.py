@@ -68,7 +68,7 @@ CASES = [
     Case("set-invalid-choice", ("new", "rag", DEST, "--set", "python_version=2.7"), U,
          "invalid template answer"),
     Case("unknown-extra-option", ("new", "rag", DEST, "--colour=red"), U,
-         "unexpected argument '--colour=red'"),
+         "No such option: --colour"),
     # project names
     Case("name-with-dot", ("new", "rag", DEST, "--name", "my.project"), D, "invalid project name"),
     Case("name-starts-with-digit", ("new", "rag", DEST, "--name", "1project"), D,

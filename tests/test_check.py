@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import sqlite3
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -71,21 +71,34 @@ def _readme(
 """
 
 
+ANSWERS = (
+    'kind: "classifier"\nproject_name: "mine"\ntemplate_version: "0.1.0"\n'
+    'data_file: "data/raw/{data}"\n'
+)
+
+
+@pytest.fixture(scope="module")
+def tracking_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real MLflow store with one run, logged through MLflow's client API."""
+    from mlflow.tracking import MlflowClient
+
+    database = tmp_path_factory.mktemp("mlflow") / "mlflow.db"
+    client = MlflowClient(tracking_uri=f"sqlite:///{database}")
+    run = client.create_run(client.create_experiment("pkg"))
+    client.log_metric(run.info.run_id, "test_pr_auc", 0.6123)
+    client.log_metric(run.info.run_id, "baseline_test_pr_auc", 0.5181)
+    return database
+
+
 @pytest.fixture
-def project(tmp_path: Path) -> Path:
+def project(tmp_path: Path, tracking_db: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     (tmp_path / "src" / "pkg").mkdir(parents=True)
     (tmp_path / "src" / "pkg" / "train.py").write_text("import x\npipeline.fit(X, y)\n")
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "notes.md").write_text("# Notes\n\n## The threshold\n")
-    (tmp_path / ".copier-answers.yml").write_text(
-        'kind: "classifier"\ndata_file: "data/raw/mine.csv"\n'
-    )
-    with sqlite3.connect(tmp_path / "mlflow.db") as db:
-        db.execute("CREATE TABLE latest_metrics (run_uuid TEXT, key TEXT, value REAL)")
-        db.executemany(
-            "INSERT INTO latest_metrics VALUES (?, ?, ?)",
-            [("abc", "test_pr_auc", 0.6123), ("abc", "baseline_test_pr_auc", 0.5181)],
-        )
+    (tmp_path / ".copier-answers.yml").write_text(ANSWERS.format(data="mine.csv"))
+    shutil.copy(tracking_db, tmp_path / "mlflow.db")
     (tmp_path / "reports").mkdir()
     (tmp_path / "reports" / "walkthrough.json").write_text(
         json.dumps({"metrics": {"test_pr_auc": 0.6123}, "resume_bullets": ["one", "two"]})
@@ -156,9 +169,7 @@ def test_cli_exits_two_without_a_readme(tmp_path: Path, run_cli: Cli) -> None:
 
 
 def test_default_data_set_is_noted(project: Path) -> None:
-    (project / ".copier-answers.yml").write_text(
-        'kind: "classifier"\ndata_file: "data/raw/credit_data.csv"\n'
-    )
+    (project / ".copier-answers.yml").write_text(ANSWERS.format(data="credit_data.csv"))
     (project / "README.md").write_text(_readme(situation="> TODO(you): who?\n" + SITUATION * 8))
     notes = check_project(project).notes
     assert any("still looks like the template" in note for note in notes)
@@ -167,9 +178,9 @@ def test_default_data_set_is_noted(project: Path) -> None:
 @pytest.mark.parametrize(
     "answers",
     [
-        'kind: "rag"\ncorpus: "custom"\n',
-        'kind: "classifier"\ndata_file: "data/raw/churn.csv"\n',
-        'kind: "finetune"\ndata_file: "data/raw/tickets.csv"\n',
+        'kind: "rag"\nproject_name: "mine"\ntemplate_version: "0.1.0"\ncorpus: "custom"\n',
+        ANSWERS.format(data="churn.csv"),
+        ANSWERS.format(data="tickets.csv").replace("classifier", "finetune"),
     ],
 )
 def test_own_data_is_not_noted_as_the_default(project: Path, answers: str) -> None:
@@ -180,3 +191,17 @@ def test_own_data_is_not_noted_as_the_default(project: Path, answers: str) -> No
 
 def test_slug_matches_github_anchors() -> None:
     assert slug("Why PR-AUC, not accuracy?") == "why-pr-auc-not-accuracy"
+
+
+def test_numbers_only_in_runs_still_count_when_no_report_was_written(project: Path) -> None:
+    (project / "reports" / "walkthrough.json").unlink()
+    readme = _readme(result="The baseline reached 0.52 on the test split. " + FILLER * 3)
+    assert "unverified-number" not in _rules(project, readme)
+
+
+def test_a_project_whose_runs_cannot_be_read_gets_a_note(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("mlportfolio.logged.interpreters", lambda project: [])
+    (project / "README.md").write_text(_readme())
+    assert any("could not read the MLflow runs" in note for note in check_project(project).notes)

@@ -102,7 +102,7 @@ def test_set_answers_a_template_question(run_cli: Cli, tmp_path: Path) -> None:
     dest = tmp_path / "proj"
     result = run_cli(
         "new", "classifier", dest, "--defaults", "--set", "python_version=3.12",
-        "--data-author-name=Ada Lovelace",
+        "--set", "author_name=Ada Lovelace",
     )  # fmt: skip
     assert result.exit_code == 0, result.stderr
     answers = yaml.safe_load((dest / ".copier-answers.yml").read_text())
@@ -128,3 +128,13 @@ def test_console_script_prints_one_red_line_without_traceback(tmp_path: Path) ->
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1
     assert "Traceback" not in result.stderr
+
+
+def test_an_unknown_option_is_refused_before_anything_is_written(
+    run_cli: Cli, tmp_path: Path
+) -> None:
+    dest = tmp_path / "proj"
+    result = run_cli("new", "classifier", dest, "--defaults", "--data-author-name=Ada")
+    assert result.exit_code == 2
+    assert "No such option" in result.stderr
+    assert not dest.exists()

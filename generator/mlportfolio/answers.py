@@ -1,4 +1,7 @@
-"""Turn command-line inputs into copier answers plus the user files to copy in."""
+"""Turn command-line inputs into copier answers plus the user files to copy in.
+
+One ``prepare_<kind>`` per kind; ``kinds.py`` says which kind uses which.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,6 @@ from typing import Any
 
 from mlportfolio import inputs
 from mlportfolio.errors import DataError, UsageError
-from mlportfolio.kinds import Kind
 
 
 @dataclass(frozen=True)
@@ -37,20 +39,12 @@ class Prepared:
     warnings: list[str] = field(default_factory=list)
 
 
-def prepare(kind: Kind, user: UserInputs) -> Prepared:
-    """Validate the inputs of ``kind`` and return what rendering needs."""
-    if kind.name == "classifier":
-        return _prepare_classifier(user)
-    if kind.name == "finetune":
-        return _prepare_finetune(user)
-    return _prepare_rag(user)
-
-
 def _data_file_answer(path: Path) -> str:
     return f"data/raw/{path.name}"
 
 
-def _prepare_classifier(user: UserInputs) -> Prepared:
+def prepare_classifier(user: UserInputs) -> Prepared:
+    """``--data --target [--positive-class]``: a CSV with a column to predict."""
     if user.data is None:
         if user.target is not None or user.positive_class is not None:
             raise UsageError(
@@ -97,7 +91,8 @@ def _encoding_warnings(table: inputs.CsvTable) -> list[str]:
     return [f"{table.path.name} is not UTF-8: read as Latin-1 and copied in as UTF-8"]
 
 
-def _prepare_finetune(user: UserInputs) -> Prepared:
+def prepare_finetune(user: UserInputs) -> Prepared:
+    """``--data --text-col --label-col [--base-model]``: labelled texts."""
     answers: dict[str, Any] = {}
     if user.base_model is not None:
         answers["base_model"] = user.base_model
@@ -137,7 +132,8 @@ def _prepare_finetune(user: UserInputs) -> Prepared:
     return Prepared(answers, [(user.data, answers["data_file"])], warnings)
 
 
-def _prepare_rag(user: UserInputs) -> Prepared:
+def prepare_rag(user: UserInputs) -> Prepared:
+    """``--corpus DIR``: a folder of documents."""
     if user.corpus is None:
         return Prepared()
     documents = inputs.check_corpus(user.corpus)

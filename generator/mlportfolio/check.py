@@ -1,36 +1,29 @@
 """``mlportfolio check``: is this README ready to be walked through in an interview?
 
 Each rule returns findings with a file, a line and a fix. Numbers are checked against
-what the project really logged (its MLflow SQLite store and ``reports/walkthrough.json``
-written by ``make report``), so a README cannot quote a metric no run produced.
+what the project really logged (its MLflow runs, read through MLflow's client API, and
+``reports/walkthrough.json`` written by ``make report``), so a README cannot quote a
+metric no run produced.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from mlportfolio import walkthrough
-from mlportfolio.errors import UsageError
-from mlportfolio.render import ANSWERS_FILE
+from mlportfolio import contract, logged, walkthrough
+from mlportfolio.answers_file import read_answers
+from mlportfolio.errors import ProjectError, UsageError
+from mlportfolio.kinds import KINDS
 
 WORDS_PER_MINUTE = (130, 160)
 SPEAKING_MINUTES = (5.0, 7.0)
 PAGE_BUDGET_WORDS = 1500
 MIN_REFLECTION_WORDS = 15
-SUMMARY_FILE = "reports/walkthrough.json"
-DEFAULT_DATA = {  # kind -> (the answer naming its data, that answer's bundled default)
-    "classifier": ("data_file", "data/raw/credit_data.csv"),
-    "finetune": ("data_file", "data/raw/rotten_tomatoes.csv"),
-    "rag": ("corpus", "python-docs"),
-}
 _TRADEOFF = re.compile(
     r"trade-?off|at the cost of|in exchange for|instead of|rather than|\bcost(s|ing)?\b|"
     r"\bvs\.?\b|versus|lost to|gave up|\bslower\b|\bfaster\b",
@@ -76,7 +69,8 @@ def check_project(project: Path) -> Report:
     text = readme.read_text(encoding="utf-8")
     parsed = walkthrough.parse(text)
     summary = _load_summary(project)
-    metrics = logged_metrics(project, summary)
+    from_runs = logged.logged_metrics(project)
+    metrics = {**(from_runs or {}), **_summary_metrics(summary)}
     report = Report(spoken_words=parsed.spoken_words)
     low, high = (parsed.spoken_words / wpm for wpm in reversed(WORDS_PER_MINUTE))
     report.speaking_minutes = (round(low, 1), round(high, 1))
@@ -91,6 +85,11 @@ def check_project(project: Path) -> Report:
         *_page_budget(text),
     ]
     report.notes = _notes(project, parsed)
+    if from_runs is None:
+        report.notes.append(
+            "could not read the MLflow runs (no Python with MLflow found): "
+            "run `make install` in the project, then check again"
+        )
     if metrics and summary:
         report.resume_bullets = [str(b) for b in summary.get("resume_bullets", [])][:2]
     return report
@@ -260,9 +259,12 @@ def _page_budget(text: str) -> Iterator[Finding]:
 
 
 def _notes(project: Path, parsed: walkthrough.Walkthrough) -> list[str]:
-    answers = _answers(project)
-    key, bundled = DEFAULT_DATA.get(str(answers.get("kind")), ("", None))
-    default = bundled is not None and answers.get(key) == bundled
+    try:
+        answers = read_answers(project)
+    except ProjectError:
+        return []
+    key, bundled = KINDS[answers["kind"]].bundled_data
+    default = answers.get(key) == bundled
     notes = []
     if default:
         notes.append("still uses the template's default data set: fine to learn, weaker to show")
@@ -271,36 +273,18 @@ def _notes(project: Path, parsed: walkthrough.Walkthrough) -> list[str]:
     return notes
 
 
-def _answers(project: Path) -> dict[str, Any]:
-    try:
-        answers = yaml.safe_load((project / ANSWERS_FILE).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
-        return {}
-    return answers if isinstance(answers, dict) else {}
-
-
 def _load_summary(project: Path) -> dict[str, Any]:
     try:
-        summary = json.loads((project / SUMMARY_FILE).read_text(encoding="utf-8"))
+        summary = json.loads((project / contract.SUMMARY_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     return summary if isinstance(summary, dict) else {}
 
 
-def logged_metrics(project: Path, summary: dict[str, Any]) -> dict[str, float]:
-    """Every metric value the project logged: MLflow's SQLite store and the report."""
-    metrics: dict[str, float] = {
+def _summary_metrics(summary: dict[str, Any]) -> dict[str, float]:
+    """The numbers ``make report`` wrote beside the README."""
+    return {
         f"report:{key}": float(value)
         for key, value in summary.get("metrics", {}).items()
         if isinstance(value, int | float)
     }
-    database = project / "mlflow.db"
-    if database.is_file():
-        uri = f"file:{database}?mode=ro"
-        try:
-            with sqlite3.connect(uri, uri=True) as connection:
-                rows = connection.execute("SELECT run_uuid, key, value FROM latest_metrics")
-                metrics.update({f"{run}:{key}": float(value) for run, key, value in rows})
-        except sqlite3.Error:
-            pass
-    return metrics

@@ -6,11 +6,14 @@ parses options, prints results and turns ``MlportfolioError`` into one red line.
 
 from __future__ import annotations
 
+import functools
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
+import typer.core
 from rich.console import Console
 from rich.table import Table
 
@@ -22,7 +25,43 @@ from mlportfolio.kinds import KINDS
 from mlportfolio.render import NewProject, RenderedProject, is_interactive, new_project
 from mlportfolio.update import update_project
 
+try:  # typer >= 0.23 carries its own copy of click
+    from typer._click.exceptions import UsageError as ClickUsageError
+except ImportError:  # pragma: no cover - older typer uses click itself
+    from click import UsageError as ClickUsageError  # type: ignore[assignment]
+
+
+class _OneLineUsage:
+    """Mixed into click's command classes: a usage error (unknown option, missing
+    argument) is one red line naming the fix, like every other error of the CLI."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: Any = None,
+        **extra: Any,
+    ) -> Any:
+        try:
+            return super().make_context(info_name, args, parent, **extra)  # type: ignore[misc]
+        except ClickUsageError as error:
+            command = f"{parent.command_path} {info_name}" if parent else "mlportfolio"
+            _err.print(
+                f"[red]error:[/red] {error.format_message().rstrip('.')}; see `{command} --help`"
+            )
+            raise typer.Exit(2) from None
+
+
+class _Group(_OneLineUsage, typer.core.TyperGroup):
+    pass
+
+
+class _Command(_OneLineUsage, typer.core.TyperCommand):
+    pass
+
+
 app = typer.Typer(
+    cls=_Group,
     name="mlportfolio",
     help="Render a finished, deployable, explainable ML portfolio project in one command.",
     no_args_is_help=True,
@@ -54,11 +93,28 @@ def _root(
     _state["debug"] = debug
 
 
-def _fail(error: MlportfolioError) -> NoReturn:
-    if _state["debug"]:
-        raise error
-    _err.print(f"[red]error:[/red] {error.message}")
-    raise typer.Exit(error.exit_code)
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _one_line_errors(command: Callable[P, R]) -> Callable[P, R]:
+    """The CLI's one error path: a user error is one red line and its exit code,
+    Ctrl-C is 130, and ``--debug`` shows the traceback instead."""
+
+    @functools.wraps(command)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except MlportfolioError as error:
+            if _state["debug"]:
+                raise
+            _err.print(f"[red]error:[/red] {error.message}")
+            raise typer.Exit(error.exit_code) from None
+        except KeyboardInterrupt:
+            _err.print("[red]interrupted:[/red] nothing was written")
+            raise typer.Exit(130) from None
+
+    return run
 
 
 def _parse_set(pairs: list[str]) -> dict[str, str]:
@@ -71,11 +127,9 @@ def _parse_set(pairs: list[str]) -> dict[str, str]:
     return answers
 
 
-@app.command(
-    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
-)
+@app.command(cls=_Command)
+@_one_line_errors
 def new(
-    ctx: typer.Context,
     kind: Annotated[str, typer.Argument(help=f"Project kind: {', '.join(KINDS)}.")],
     dest: Annotated[Path, typer.Argument(help="New folder to create (must not exist).")],
     name: Annotated[
@@ -101,8 +155,7 @@ def new(
         list[str] | None,
         typer.Option(
             "--set",
-            help="Answer a template question: --set key=value (repeatable); "
-            "--data-key=value is accepted too.",
+            help="Answer a template question: --set key=value (repeatable).",
         ),
     ] = None,
 ) -> None:
@@ -110,43 +163,25 @@ def new(
 
     Example: mlportfolio new classifier credit-risk --defaults
     """
-    try:
-        answers = _parse_set(list(set_ or []) + _data_key_options(ctx.args))
-        project = new_project(
-            NewProject(
-                kind=kind,
-                dest=dest,
-                name=name,
-                defaults=defaults or not is_interactive(),
-                inputs=UserInputs(
-                    data=data,
-                    target=target,
-                    positive_class=positive_class,
-                    corpus=corpus,
-                    text_col=text_col,
-                    label_col=label_col,
-                    base_model=base_model,
-                ),
-                answers=answers,
-            )
+    project = new_project(
+        NewProject(
+            kind=kind,
+            dest=dest,
+            name=name,
+            defaults=defaults or not is_interactive(),
+            inputs=UserInputs(
+                data=data,
+                target=target,
+                positive_class=positive_class,
+                corpus=corpus,
+                text_col=text_col,
+                label_col=label_col,
+                base_model=base_model,
+            ),
+            answers=_parse_set(set_ or []),
         )
-    except MlportfolioError as error:
-        _fail(error)
-    except KeyboardInterrupt:
-        _err.print("[red]interrupted:[/red] nothing was written")
-        raise typer.Exit(130) from None
+    )
     _report(project, dest)
-
-
-def _data_key_options(extra: list[str]) -> list[str]:
-    """``--data-key=value`` extra options, as ``key=value`` pairs."""
-    pairs = []
-    for arg in extra:
-        if not arg.startswith("--data-") or "=" not in arg:
-            raise UsageError(f"unexpected argument {arg!r}", "see `mlportfolio new --help`")
-        key, _, value = arg.removeprefix("--data-").partition("=")
-        pairs.append(f"{key.replace('-', '_')}={value}")
-    return pairs
 
 
 def _report(project: RenderedProject, dest: Path) -> None:
@@ -162,7 +197,8 @@ def _report(project: RenderedProject, dest: Path) -> None:
         _out.print(f"  {step}")
 
 
-@app.command()
+@app.command(cls=_Command)
+@_one_line_errors
 def update(
     path: Annotated[Path, typer.Argument(help="The generated project.")] = Path(),
     dry_run: Annotated[
@@ -173,10 +209,7 @@ def update(
 
     Example: mlportfolio update ~/credit-risk --dry-run
     """
-    try:
-        result = update_project(path, dry_run=dry_run)
-    except MlportfolioError as error:
-        _fail(error)
+    result = update_project(path, dry_run=dry_run)
     verb = "would change" if dry_run else "changed"
     if not result.changed:
         _out.print(f"{result.path.name} is up to date with template {result.new_version}")
@@ -199,7 +232,8 @@ def update(
         _out.print("[green]Merged[/green] and committed; review it with `git show --stat`")
 
 
-@app.command()
+@app.command(cls=_Command)
+@_one_line_errors
 def check(
     path: Annotated[Path, typer.Argument(help="The generated project.")] = Path(),
     as_json: Annotated[bool, typer.Option("--json", help="Print the findings as JSON.")] = False,
@@ -208,10 +242,7 @@ def check(
 
     Example: mlportfolio check ~/credit-risk
     """
-    try:
-        report = check_project(path)
-    except MlportfolioError as error:
-        _fail(error)
+    report = check_project(path)
     if as_json:
         _out.print_json(report.to_json())
     else:
@@ -245,7 +276,7 @@ def _print_report(report: Report) -> None:
         _out.print("[green]ready to walk through[/green]")
 
 
-@app.command("list")
+@app.command("list", cls=_Command)
 def list_kinds() -> None:
     """List the project templates, one line each."""
     width = max(len(name) for name in KINDS)

@@ -16,12 +16,16 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mlportfolio.contract import (
+    CORPUS_SUFFIXES,
+    MAX_CORPUS_FILE_BYTES,
+    NULL_TOKENS,
+    TEST_SIZE,
+    default_cv_folds,
+)
 from mlportfolio.errors import DataError
 
-NULL_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", "?", "-", "#n/a"})
 CSV_SUFFIXES = frozenset({".csv", ".tsv", ".txt"})
-CORPUS_SUFFIXES = frozenset({".md", ".markdown", ".rst", ".txt", ".html", ".htm", ".pdf"})
-MAX_CORPUS_FILE_BYTES = 20 * 1024 * 1024
 MAX_CLASSES = 50
 PANDAS_INDEX_NAME = "Unnamed: 0"  # how pandas names a first column with no header
 _ID_NAME = re.compile(r"(^|[\s_.-])(id|uuid|guid|key|index)$|^unnamed: ?0$", re.IGNORECASE)
@@ -187,8 +191,8 @@ def class_balance(
     label: str,
     option: str,
     positive_class: str | None = None,
-    cv_folds: int = 5,
-    test_size: float = 0.2,
+    cv_folds: int | None = None,
+    test_size: float = TEST_SIZE,
 ) -> ClassBalance:
     """Check a label column can train a classifier; pick the positive class."""
     labels = table.values(label)
@@ -209,6 +213,7 @@ def class_balance(
             f"label column {label!r} has {len(counts)} distinct values, too many for a classifier",
             f"pick a categorical column or bin it into at most {MAX_CLASSES} classes",
         )
+    cv_folds = cv_folds or default_cv_folds()
     needed = min_rows_per_class(cv_folds, test_size)
     rare = [(name, n) for name, n in counts.items() if n < needed]
     if rare:

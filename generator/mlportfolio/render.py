@@ -22,12 +22,11 @@ import copier
 from copier.errors import CopierError
 
 from mlportfolio import __version__, gitrepo, inputs, templates
-from mlportfolio.answers import UserInputs, prepare
+from mlportfolio.answers import UserInputs
 from mlportfolio.errors import DestinationError, RenderError, UsageError
 from mlportfolio.kinds import Kind, check_options, get_kind
 from mlportfolio.names import package_name
 
-ANSWERS_FILE = ".copier-answers.yml"
 _GENERATOR_ANSWERS = frozenset({"kind", "project_name", "package_name", "template_version"})
 
 
@@ -63,7 +62,7 @@ def new_project(request: NewProject) -> RenderedProject:
     _check_destination(dest)
     name = request.name if request.name is not None else dest.name
     package = package_name(name)
-    prepared = prepare(kind, request.inputs)
+    prepared = kind.prepare(request.inputs)
     data: dict[str, Any] = {
         **_parse_overrides(request.answers),
         **prepared.answers,
