@@ -22,7 +22,7 @@ from mlportfolio.update import update_project
 from tests.conftest import tree_digest
 
 Cli = Callable[..., Result]
-NEXT = "0.2.0"
+NEXT = "0.3.0"
 
 
 def _edit(path: Path, old: str, new: str) -> None:
