@@ -35,6 +35,12 @@ def _append(path: Path, text: str) -> None:
     path.write_text(path.read_text() + text)
 
 
+def _tracking_module(src: Path) -> Path:
+    """``ops/tracking.py`` since 0.2.0, ``tracking.py`` in 0.1.0's flat layout."""
+    moved = src / "ops" / "tracking.py"
+    return moved if moved.is_file() else src / "tracking.py"
+
+
 @dataclass(frozen=True)
 class Scenario:
     project: Path
@@ -55,8 +61,9 @@ def _apply_user_edits(project: Path, package: str) -> Scenario:
     _edit(project / "Makefile", first, f"{first} (Ada's copy)")  # 5
     _append(project / "pyproject.toml", "\n[tool.coverage.run]\nbranch = true\n")  # 6
     _edit(project / "pyproject.toml", 'description = "', 'description = "Ada: ')  # 7
-    _edit(src / "tracking.py", '"""', '"""[Ada] ')  # 8
-    _append(src / "tracking.py", '\n\ndef owner() -> str:\n    return "ada"\n')  # 9
+    tracking = _tracking_module(src)
+    _edit(tracking, '"""', '"""[Ada] ')  # 8
+    _append(tracking, '\n\ndef owner() -> str:\n    return "ada"\n')  # 9
     _append(src / "__init__.py", '\nAUTHOR = "ada"\n')  # 10
     _edit(project / ".gitignore", "# Python\n", "# Python (Ada)\n")  # 11: will conflict
     _append(project / ".gitignore", "scratch/\n")  # 12
@@ -114,7 +121,7 @@ def test_update_keeps_every_user_edit_and_brings_template_changes(
     assert {"CONTRIBUTING.md", ".github/workflows/ci.yml", ".gitignore"} <= set(result.changed)
     # the template changes that do not conflict arrived
     src = project / "src" / "my_proj"
-    assert 'CHALLENGER = "challenger"' in (src / "tracking.py").read_text()
+    assert 'CHALLENGER = "challenger"' in (src / "ops" / "tracking.py").read_text()
     assert (project / "CONTRIBUTING.md").is_file()
     assert "make typecheck" in (project / ".github/workflows/ci.yml").read_text()
     # the conflict is shown with standard markers holding both sides
@@ -132,7 +139,7 @@ def test_update_keeps_every_user_edit_and_brings_template_changes(
     pyproject = (project / "pyproject.toml").read_text()
     assert "[tool.coverage.run]" in pyproject
     assert 'description = "Ada: ' in pyproject
-    tracking = (src / "tracking.py").read_text()
+    tracking = (src / "ops" / "tracking.py").read_text()
     assert '"""[Ada] ' in tracking
     assert "def owner()" in tracking
     assert 'AUTHOR = "ada"' in (src / "__init__.py").read_text()
