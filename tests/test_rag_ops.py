@@ -4,7 +4,7 @@ One project is rendered and `make ingest`-ed on a small subset of the bundled Py
 (two FAQ pages and the shutil page: seconds to embed), then:
 
 - PostgreSQL: a throwaway cluster (initdb/pg_ctl), `make postgres-db`, `make mlflow-server`,
-  `make evaluate` against that server; the run, its metrics and the index key are on it.
+  `make train` against that server; the run, its metrics and the index key are on it.
 - The image's start command, read from the Dockerfile, run from a fresh `pip install .`
   with 2 workers: the HEALTHCHECK command, /ready, one cited answer, and a bounded wrk
   load with 0 errors.
@@ -92,7 +92,7 @@ def _mlflow(base: str, endpoint: str, **query: str) -> dict[str, Any]:
 
 
 @pytest.mark.slow
-def test_evaluate_logs_to_the_postgres_tracking_server(
+def test_train_logs_to_the_postgres_tracking_server(
     postgres: Postgres, ingested: IngestedProject
 ) -> None:
     started = time.perf_counter()
@@ -109,18 +109,18 @@ def test_evaluate_logs_to_the_postgres_tracking_server(
     ]
     base = f"http://127.0.0.1:{port}"
     with server(command, project, pg_env, f"{base}/health"):
-        run(["make", "evaluate"], project, {**ingested.env, "MLFLOW_TRACKING_URI": base})
-        run_id = json.loads((project / "reports/eval.json").read_text())["run_id"]
+        run(["make", "train"], project, {**ingested.env, "MLFLOW_TRACKING_URI": base})
+        run_id = json.loads((project / "reports/metrics.json").read_text())["run_id"]
         logged = _mlflow(base, "runs/get", run_id=run_id)["run"]
-    assert not (project / "mlflow.db").exists(), "evaluate wrote to SQLite, not the server"
+    assert not (project / "mlflow.db").exists(), "train wrote to SQLite, not the server"
     metrics = {m["key"]: m["value"] for m in logged["data"]["metrics"]}
     params = {p["key"]: p["value"] for p in logged["data"]["params"]}
     assert logged["info"]["status"] == "FINISHED"
     assert metrics["n_passages"] == ingested.manifest["passages"]
-    assert 0 < metrics["hybrid_recall_at_5"] <= 1
+    assert 0 < metrics["test_recall_at_5_hybrid"] <= 1
     assert params["corpus_key"] == ingested.manifest["key"]["corpus"]  # which index was scored
     print(
-        f"\npostgres path (cluster, server, evaluate on {metrics['n_questions']:.0f} questions, "
+        f"\npostgres path (cluster, server, train on {metrics['n_questions']:.0f} questions, "
         f"{metrics['n_passages']:.0f} passages): {time.perf_counter() - started:.1f} s"
     )
 
@@ -168,7 +168,7 @@ def test_image_command_serves_two_workers_under_load(
             answer = json.loads(response.read())
         page_status, page = get(f"{url}/")  # static files ship in the installed package
         rate = wrk_post(f"{url}/ask", body, project / "ask.lua", LOAD_S, connections=4)
-    assert metadata["index_key"] == ingested.manifest["key"]
+    assert metadata["model_version"] == ingested.manifest["version"]
     assert not answer["refused"]
     assert "library/shutil.rst" in {c["source"] for c in answer["citations"]}
     assert page_status == 200 and b"<html" in page.lower()
@@ -217,19 +217,19 @@ def test_sighup_swaps_in_a_rebuilt_index_without_dropping_requests(
         # the "good" index: the shutil page alone (its vectors come from the embedding cache)
         rebuilt = {**service_env, f"{prefix}_INCLUDE_SOURCES": '["library/shutil.rst"]'}
         assert "indexed" in run(["make", "ingest"], project, rebuilt)
-        key = json.loads((live / "manifest.json").read_text())["key"]
-        assert key != ingested.manifest["key"]
+        version = json.loads((live / "manifest.json").read_text())["version"]
+        assert version != ingested.manifest["version"]
 
         started = time.monotonic()
         os.kill(master, signal.SIGHUP)
         statuses: list[int] = []
         # while workers restart a request may wait for one (slow on a busy box): not dropped
-        while json.loads(get(f"{url}/metadata", timeout=60)[1])["index_key"] != key:
+        while json.loads(get(f"{url}/ready", timeout=60)[1])["model_version"] != version:
             assert time.monotonic() < started + 60, "the workers never loaded the new index"
             statuses.append(_ask(url, QUESTION))
         swapped = time.monotonic() - started
         for _ in range(2 * WORKERS):  # every worker: the old ones are gone
-            assert json.loads(get(f"{url}/metadata")[1])["index_key"] == key
+            assert json.loads(get(f"{url}/ready")[1])["model_version"] == version
     assert statuses and set(statuses) == {200}, statuses
     print(
         f"\nSIGHUP: {WORKERS} workers on the rebuilt index {swapped:.1f} s later; "

@@ -1,7 +1,7 @@
-"""The rag template end to end: render, ingest and evaluate a subset, serve, ask in a browser.
+"""The rag template end to end: render, train on a subset, serve, ask in a browser.
 
-The default project (bundled Python docs) is ingested on a subset (the FAQ and the shutil
-page, ~420 passages, seconds to embed) so CI stays fast; "How do I copy a file?" must be
+The default project (bundled Python docs) is ingested and scored on a subset (the FAQ and
+the shutil page, ~460 passages, seconds to embed) so CI stays fast; "How do I copy a file?" must be
 answered citing the shutil docs, over HTTP and on the page in headless chromium. A second
 project is rendered from a folder of Markdown files written here (`--corpus`). The
 project's own test suite (browser test included) runs in tests/test_rendered_projects.py.
@@ -234,13 +234,21 @@ def test_default_project_ingests_evaluates_serves_and_reports(
     project = new_project(NewProject(kind="rag", dest=tmp_path / "pyqa")).path
     env = {**project_env, "PYQA_INCLUDE_SOURCES": SUBSET}
     ingested = _run(["make", "ingest"], project, env)
-    assert re.search(r"indexed [\d,]+ passages from 10 sources", ingested), ingested
-    assert "index up to date" in _run(["make", "ingest"], project, env)
-    evaluated = _run(["make", "evaluate"], project, env)
-    metrics = json.loads((project / "reports/eval.json").read_text())["metrics"]
-    print(f"\nsubset eval:\n{evaluated}")
-    assert metrics["hybrid_recall_at_5"] > metrics["bm25_recall_at_5"]
-    assert metrics["n_questions"] >= 150
+    assert re.search(r"indexed [\d,]+ passages from 9 sources", ingested), ingested
+    trained = _run(["make", "train"], project, env)
+    assert "up to date" in trained  # the pipeline's ingest stage kept the index just built
+    record = json.loads((project / "data/processed/index/evaluation.json").read_text())
+    metrics = json.loads((project / "reports/metrics.json").read_text())
+    print(f"\nsubset train:\n{trained}")
+    assert metrics["run_id"] == record["run_id"]
+    assert metrics["test_metrics"] == record["test_metrics"]
+    scores = metrics["test_metrics"]
+    assert scores["test_recall_at_5_hybrid"] > scores["test_recall_at_5_bm25"]
+    assert scores["test_recall_at_5"] == scores["test_recall_at_5_hybrid"]  # the served one
+    assert scores["n_questions"] >= 150
+    _run(["make", "evaluate"], project, env)  # re-scores what is served, logs nothing
+    rescored = json.loads((project / "reports/metrics.json").read_text())
+    assert rescored["run_id"] is None and rescored["test_metrics"] == scores
 
     url = serve(project, "pyqa", env)  # type: ignore[operator]
     answer = httpx.post(f"{url}/ask", json={"question": "How do I copy a file?"}, timeout=30)
@@ -249,6 +257,11 @@ def test_default_project_ingests_evaluates_serves_and_reports(
     assert not body["refused"]
     assert "library/shutil.rst" in {c["source"] for c in body["citations"]}
     assert httpx.post(f"{url}/ask", json={"question": ""}, timeout=30).status_code == 422
+    ready = httpx.get(f"{url}/ready", timeout=10).json()
+    assert ready == {"ready": True, "model_version": record["model_version"]}
+    metadata = httpx.get(f"{url}/metadata", timeout=10).json()
+    assert metadata["run_id"] == record["run_id"]
+    assert metadata["test_metrics"] == scores
     shot = Path(os.environ.get("RAG_SCREENSHOT", tmp_path / "page.png"))
     shot.parent.mkdir(parents=True, exist_ok=True)
     assert "library/shutil.rst" in _page_answer(url, "How do I copy a file?", shot)
@@ -290,9 +303,9 @@ def test_markdown_corpus_project_ingests_evaluates_and_answers(
     ).path
     _run([sys.executable, "-m", "ruff", "check", "."], project, project_env)
     _run([sys.executable, "-m", "ruff", "format", "--check", "."], project, project_env)
-    assert "indexed" in _run(["make", "ingest"], project, project_env)
-    assert "synthetic questions" in _run(["make", "evaluate"], project, project_env)
-    assert json.loads((project / "reports/eval.json").read_text())["eval_set"] == "synthetic"
+    trained = _run(["make", "train"], project, project_env)
+    assert "synthetic test questions" in trained and "MLflow run" in trained
+    assert json.loads((project / "reports/metrics.json").read_text())["eval_set"] == "synthetic"
     url = serve(project, "handbook", project_env)  # type: ignore[operator]
     body = httpx.post(
         f"{url}/ask", json={"question": "How many days of holiday do I get?"}, timeout=30

@@ -41,6 +41,27 @@ def test_rst_function_becomes_its_own_cited_section() -> None:
     assert "index" not in sections[-1].text
 
 
+def test_rst_sphinx_markup_docutils_does_not_know_is_kept_as_text(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    text = (
+        "Guide\n=====\n\nRead :ref:`the tutorial <tut>` and :pep:`8`.\n\n"
+        ".. seealso:: Module :mod:`os.path`\n\n"
+        ".. deprecated:: 3.4\n   Use :class:`pathlib.Path`.\n\n"
+        ".. code-block:: pycon\n\n   >>> 1 + 1\n\n"
+        ".. toctree::\n   :maxdepth: 2\n\n   intro\n\n"
+        ".. some-unknown-directive:: its argument\n   :an-option: x\n\n   Its content.\n"
+    )
+    (section,) = rst_sections(text, "guide.rst", "guide")
+    assert section.title == "Guide"
+    for kept in ("the tutorial", "Module os.path", "Deprecated since version 3.4:",
+                 "pathlib.Path", ">>> 1 + 1", "its argument", "Its content."):  # fmt: skip
+        assert kept in section.text
+    for dropped in ("maxdepth", "intro", "an-option", "Unknown", "ERROR"):
+        assert dropped not in section.text
+    assert capsys.readouterr() == ("", "")  # docutils' reporter stays quiet
+
+
 def test_html_drops_scripts(tmp_path: Path) -> None:
     path = tmp_path / "page.html"
     path.write_text(

@@ -64,15 +64,26 @@ def test_page_is_static_with_a_strict_csp(client: TestClient) -> None:
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp
     assert "default-src 'none'" in csp
     assert page.headers["x-content-type-options"] == "nosniff"
+    assert page.headers["x-frame-options"] == "DENY"
     assert '<script src="/static/app.js"' in page.text
-    script = client.get("/static/app.js").text
-    assert "innerHTML" not in script and "insertAdjacentHTML" not in script
-    assert "content-security-policy" in client.get("/static/app.js").headers
+    script = client.get("/static/app.js")
+    assert "innerHTML" not in script.text and "insertAdjacentHTML" not in script.text
+    assert script.headers["x-content-type-options"] == "nosniff"
+    assert "content-security-policy" not in client.get("/docs").headers  # Swagger UI's scripts
 
 
-def test_health_ready_and_metadata(client: TestClient) -> None:
+def test_health_ready_and_metadata(client: TestClient, assistant: Assistant) -> None:
+    version = assistant.retriever.index.version
     assert client.get("/health").json() == {"status": "ok"}
-    assert client.get("/ready").json()["ready"] is True
+    assert client.get("/ready").json() == {"ready": True, "model_version": version}
     metadata = client.get("/metadata").json()
+    assert {"model_name", "model_version", "run_id", "test_metrics"} <= set(metadata)
+    assert metadata["model_version"] == version and len(version) == 12
+    assert metadata["run_id"] is None  # this index was ingested, never scored by `make train`
     assert metadata["passages"] > 0
     assert metadata["embedding_model"] == "all-MiniLM-L6-v2"
+
+
+def test_openapi_documents_every_status_of_ask(client: TestClient) -> None:
+    responses = client.get("/openapi.json").json()["paths"]["/ask"]["post"]["responses"]
+    assert {"200", "413", "422", "502"} <= set(responses)

@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from python_docs_qa import tracking
+from python_docs_qa.ops import tracking
 
 
 def test_fingerprint_changes_when_data_changes(tmp_path: Path) -> None:

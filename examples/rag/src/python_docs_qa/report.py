@@ -1,10 +1,10 @@
-"""Fill the README's machine-written blocks from the latest ``make evaluate`` MLflow run.
+"""Fill the README's machine-written blocks from the MLflow run that scored the served index.
 
-``make report`` rewrites only what sits between ``<!-- auto:NAME -->`` markers in
-README.md (the corpus card, the retriever comparison and the headline number) and writes
-``reports/walkthrough.json`` for ``mlportfolio check``. Every number comes from the run
-(and from ``reports/bench.json`` once ``make bench`` has run); running it twice changes
-nothing.
+``make report`` reads the run id ``make train`` wrote beside the index, rewrites only what
+sits between ``<!-- auto:NAME -->`` markers in README.md (the corpus card, the retriever
+comparison and the headline number) and writes ``reports/walkthrough.json`` for
+``mlportfolio check``. Every number comes from that run (and from ``reports/bench.json``
+once ``make bench`` has run); running it twice changes nothing.
 """
 
 from __future__ import annotations
@@ -14,14 +14,16 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from . import tracking
 from .config import PROJECT_ROOT, Settings
 from .evaluate import MODES, table
-from .readme_blocks import SUMMARY_FILE, ReadmeBlockError, update_readme, write_summary
+from .ops import tracking
+from .ops.readme_blocks import SUMMARY_FILE, ReadmeBlockError, update_readme, write_summary
+from .retrieval import EVALUATION_FILE
 
-REPRODUCE = "make install ingest evaluate report"
+REPRODUCE = "make install train report"
 NAMES = {"bm25": "BM25", "dense": "dense (MiniLM)", "hybrid": "hybrid (RRF)"}
 
 
@@ -38,7 +40,11 @@ class RunFacts:
     params: dict[str, str]
 
     def metric(self, mode: str, name: str) -> float:
-        return self.metrics[f"{mode}_{name}"]
+        return self.metrics[f"test_{name}_{mode}"]
+
+    def p_value(self) -> float:
+        """The paired test of the served retriever's recall@5 against the baseline's."""
+        return self.metrics.get(f"test_recall_at_5_mcnemar_p_vs_{self.baseline}", 1.0)
 
     @property
     def selected(self) -> str:
@@ -50,22 +56,13 @@ class RunFacts:
         return "bm25" if self.selected != "bm25" else "dense"
 
 
-def find_run(client: MlflowClient) -> RunFacts:
-    """The latest finished evaluation run of this project's experiment."""
-    experiment = client.get_experiment_by_name(tracking.EXPERIMENT)
-    runs = (
-        client.search_runs(
-            [experiment.experiment_id],
-            filter_string="metrics.hybrid_recall_at_5 >= 0",
-            order_by=["attributes.start_time DESC"],
-            max_results=1,
-        )
-        if experiment is not None
-        else []
-    )
-    if not runs:
-        raise ReportError("no evaluation run found: run `make ingest evaluate` first")
-    run = runs[0]
+def find_run(client: MlflowClient, settings: Settings) -> RunFacts:
+    """The ``make train`` run that scored the index on disk (the one ``make serve`` serves)."""
+    try:
+        record = json.loads((settings.path(settings.index_dir) / EVALUATION_FILE).read_text())
+        run = client.get_run(record["run_id"])
+    except (OSError, ValueError, KeyError, MlflowException):
+        raise ReportError("no evaluated index: run `make train` first") from None
     return RunFacts(run.info.run_id, dict(run.data.metrics), dict(run.data.params))
 
 
@@ -107,10 +104,10 @@ def dataset_block(facts: RunFacts, settings: Settings) -> str:
         ("index", f"{int(metrics['n_passages']):,} passages from {int(metrics['n_sources'])} "
                   f"sources, about {params.get('chunk_words')} words each "
                   f"({params.get('overlap_words')} overlap)"),
-        ("test set", questions),
+        ("test split", questions),
         ("embedding model", f"{params.get('embedding_model')}, "
                             f"{params.get('max_seq_length')} tokens per passage"),
-        ("ingest", f"{metrics['ingest_seconds']:.0f} s for the last `make ingest`"),
+        ("ingest", f"{metrics['ingest_seconds']:.0f} s for the last index build"),
     ]  # fmt: skip
     return _table(("", ""), rows)
 
@@ -119,9 +116,11 @@ def comparison_block(facts: RunFacts, bench: dict[str, dict[str, float]]) -> str
     """The three retrievers side by side, answer quality, and latency when benched."""
     text = table(facts.metrics)
     text += (
-        f"\n\nSelected: **{facts.selected}** (RRF k={facts.params.get('rrf_k')}). Answers "
-        f"citing the gold passage: {facts.metrics['answer_cites_gold']:.3f}; refused: "
-        f"{facts.metrics['refusal_rate']:.3f} (threshold {facts.params.get('min_confidence')})."
+        f"\n\nServed: **{facts.selected}** (fixed in config.py, not picked by these numbers; "
+        f"RRF k={facts.params.get('rrf_k')}, untuned). Answers "
+        f"citing the gold passage: {facts.metrics['test_answer_cites_gold']:.3f}; refused: "
+        f"{facts.metrics['test_refusal_rate']:.3f} "
+        f"(threshold {facts.params.get('min_confidence')}, fixed)."
     )
     if bench:
         latency = [
@@ -145,7 +144,8 @@ def headline_block(facts: RunFacts) -> str:
     return (
         f"**Recall@5 {ours:.3f}** for {NAMES[facts.selected]} retrieval vs {base:.3f} for "
         f"{NAMES[facts.baseline]} alone, on the {int(facts.metrics['n_questions'])}-question "
-        f"test set (`{facts.params.get('eval_file')}`).\n\n"
+        f"test split (`{facts.params.get('eval_file')}`; exact McNemar p = "
+        f"{facts.p_value():.2g}).\n\n"
         f"MLflow run `{facts.run_id}`; reproduce with `{REPRODUCE}`."
     )
 
@@ -153,16 +153,17 @@ def headline_block(facts: RunFacts) -> str:
 def resume_bullets(facts: RunFacts, bench: dict[str, dict[str, float]]) -> list[str]:
     """Two resume lines built only from the run's (and the bench's) numbers.
 
-    The first claims the served retriever's lead over the baseline only when it has one;
-    otherwise it names the retriever that led recall@5.
+    The first claims the served retriever's lead over the baseline only when it has one
+    and the paired test backs it (p < 0.05); otherwise it names the retriever that led.
     """
     ours = facts.metric(facts.selected, "recall_at_5")
     base = facts.metric(facts.baseline, "recall_at_5")
     passages, questions = int(facts.metrics["n_passages"]), int(facts.metrics["n_questions"])
-    if ours >= base:
+    if ours > base and facts.p_value() < 0.05:
         result = (
             f"{NAMES[facts.selected]} recall@5 {ours:.3f} vs {base:.3f} "
-            f"{NAMES[facts.baseline]}-only on {questions} test questions"
+            f"{NAMES[facts.baseline]}-only on {questions} test questions "
+            f"(McNemar p = {facts.p_value():.2g})"
         )
     else:
         best = max(NAMES, key=lambda mode: facts.metric(mode, "recall_at_5"))
@@ -201,7 +202,7 @@ def quotable_metrics(facts: RunFacts, bench: dict[str, dict[str, float]]) -> dic
 def report(settings: Settings, readme: Path) -> tuple[RunFacts, bool]:
     """Fill ``readme`` and the summary file; return the facts used and whether README changed."""
     tracking.configure()
-    facts = find_run(MlflowClient())
+    facts = find_run(MlflowClient(), settings)
     bench = read_bench(settings)
     blocks = {
         "dataset": dataset_block(facts, settings),

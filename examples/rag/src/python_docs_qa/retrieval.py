@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from .chunking import Passage
 from .config import Mode, Settings
 
 INDEX_FILES = ("passages.jsonl", "embeddings.npy", "manifest.json")
+EVALUATION_FILE = "evaluation.json"  # written by `make train` beside the index it scored
 _TOKEN = re.compile(r"[a-z0-9]+")
 STOPWORDS = frozenset(
     {"a", "about", "an", "and", "are", "as", "at", "be", "but", "by", "can", "do", "does",
@@ -70,10 +71,16 @@ class Index:
     embeddings: np.ndarray
     manifest: dict[str, Any]
     bm25: bm25s.BM25
+    evaluation: dict[str, Any] = field(default_factory=dict)  # run id and test metrics
+
+    @property
+    def version(self) -> str:
+        """The index's id: a hash of its corpus and embedding-model keys."""
+        return str(self.manifest.get("version", ""))
 
     @classmethod
     def load(cls, folder: Path) -> Index:
-        """Read what ``make ingest`` wrote; BM25 is rebuilt in memory (about a second)."""
+        """Read what ``make ingest`` wrote; BM25 is rebuilt in memory (seconds at most)."""
         missing = [name for name in INDEX_FILES if not (folder / name).is_file()]
         if missing:
             raise IndexMissingError(
@@ -85,7 +92,13 @@ class Index:
         manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
         if len(passages) != len(embeddings):
             raise IndexMissingError(f"index in {folder} is inconsistent: run `make ingest` again")
-        return cls(passages, embeddings, manifest, build_bm25(passages))
+        try:
+            evaluation = json.loads((folder / EVALUATION_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            evaluation = {}  # not evaluated yet (`make train` writes it)
+        if evaluation.get("model_version") != manifest.get("version"):
+            evaluation = {}  # the record of another index
+        return cls(passages, embeddings, manifest, build_bm25(passages), evaluation)
 
 
 def build_bm25(passages: list[Passage]) -> bm25s.BM25:
@@ -107,8 +120,8 @@ class Retriever:
         self.index = index
         self.settings = settings
         self.embed = embed  # question -> unit vector (the same model the index was built with)
-        # Scored with torch, not numpy: numpy's BLAS threads and torch's OpenMP threads
-        # spinning against each other on a small CPU cost 4x at p99 (measured: 116 vs 32 ms).
+        # Scored with torch, not numpy: numpy's BLAS threads and torch's OpenMP threads spin
+        # against each other on a small CPU (docs/DESIGN.md, "Latency", has the numbers).
         self._matrix = torch.from_numpy(index.embeddings)
 
     def search(

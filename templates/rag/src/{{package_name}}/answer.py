@@ -3,8 +3,7 @@
 The default answerer is extractive: it quotes the sentences of the top passages that
 share the most words with the question, each followed by ``[n]``, the number of the
 passage it came from. It cannot say anything the documents do not say. The optional
-``openai`` backend sends the same numbered passages to any OpenAI-compatible chat API
-(OpenAI, Ollama, vLLM, llama.cpp server) and asks for an answer citing them.
+``openai`` backend (``ops/llm.py``) sends the same numbered passages to a chat model.
 
 Both refuse when retrieval is unsure: if the best passage's cosine similarity to the
 question is below ``min_confidence``, the answer says so instead of guessing.
@@ -17,24 +16,15 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import numpy as np
 
 from .chunking import split_sentences
 from .config import Mode, Settings
 from .embeddings import encode, load_model
+from .ops.llm import LLMError, chat_answer
 from .retrieval import Hit, Index, Retriever, tokenize
 
 SNIPPET_CHARS = 300
-SYSTEM_PROMPT = (
-    "You answer questions using only the numbered passages given. Cite the passages you "
-    "use as [1], [2]. If the passages do not contain the answer, say that you cannot "
-    "answer from these documents. Be brief."
-)
-
-
-class LLMError(RuntimeError):
-    """The chat backend failed or answered in an unexpected shape."""
 
 
 @dataclass(frozen=True)
@@ -132,34 +122,6 @@ def extractive_answer(question: str, hits: list[Hit], sentences: int) -> str:
     chosen = sorted(candidates, key=lambda c: -c[0])[:sentences]
     chosen.sort(key=lambda c: (c[1], c[2]))
     return " ".join(f"{_trim(sentence)} [{rank + 1}]" for _, rank, _, sentence in chosen)
-
-
-def chat_answer(question: str, hits: list[Hit], settings: Settings) -> str:
-    """Ask an OpenAI-compatible ``/chat/completions`` endpoint to answer from the passages."""
-    context = "\n\n".join(
-        f"[{n}] {hit.passage.title}\n{hit.passage.text}" for n, hit in enumerate(hits, start=1)
-    )
-    headers = {}
-    if key := settings.llm_api_key.get_secret_value():
-        headers["Authorization"] = f"Bearer {key}"
-    body = {
-        "model": settings.llm_model,
-        "temperature": 0,
-        "messages": [
-            {"role": "system", "content": SYSTEM_PROMPT},
-            {"role": "user", "content": f"Passages:\n{context}\n\nQuestion: {question}"},
-        ],
-    }
-    url = settings.llm_base_url.rstrip("/") + "/chat/completions"
-    try:
-        response = httpx.post(url, json=body, headers=headers, timeout=settings.llm_timeout_s)
-        response.raise_for_status()
-        content = response.json()["choices"][0]["message"]["content"]
-    except httpx.HTTPError as error:
-        raise LLMError(f"chat backend at {url} failed: {error}") from None
-    except (ValueError, KeyError, IndexError, TypeError):
-        raise LLMError(f"chat backend at {url} answered in an unexpected shape") from None
-    return str(content).strip()
 
 
 def build_assistant(settings: Settings) -> Assistant:

@@ -1,69 +1,113 @@
-"""Stage 7, evaluate (``make evaluate``): BM25, dense and hybrid side by side, into MLflow.
+"""Stage 7, evaluate: BM25, dense and hybrid side by side on the test questions.
 
-For every question of the eval set, each retriever ranks the whole index; a question is
-a hit at k when a passage of its gold section is in the top k. Reported per retriever:
-recall@1, recall@5, recall@10 and MRR@10 (the mean of 1/rank of the first gold passage,
-0 past rank 10). Then the configured assistant answers every question and we count the
-answers that cite the gold passage, and the refusals. All of it, with the config and the
-index manifest, goes to one MLflow run. Synthetic questions (no eval file) are searched
-in an index their own sentences were cut from, so a word match alone cannot find them.
+For every test question each retriever ranks the whole index; a question is a hit at k
+when a passage of its gold section is in the top k. Reported per retriever: recall@1,
+@5, @10 and MRR@10 (the mean of 1/rank of the first gold passage, 0 past rank 10). Then
+the served assistant answers every question: the share of answers citing the gold
+passage, and of refusals; and an exact McNemar test of the served retriever's recall@5
+against each other one, so a claimed lead comes with its p-value. The test questions
+decide nothing: the retriever served, the fusion constant and the refusal threshold are
+fixed in ``config.py`` beforehand, so these numbers are a report, not a score something
+was tuned to.
+
+``make evaluate`` re-scores the index ``make serve`` serves and writes
+``reports/metrics.json``, logging nothing; ``make train`` logs the same numbers to MLflow.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import sys
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
 
-import mlflow
-from tqdm import tqdm
-
-from . import tracking
 from .answer import Assistant, build_assistant
+from .chunking import Passage
 from .config import Mode, Settings
 from .documents import CorpusError
-from .embeddings import ModelError, encode, load_model
-from .eval_set import (
-    EvalSetError,
-    Question,
-    load_questions,
-    synthetic_questions,
-    without_sentences,
-)
-from .retrieval import Index, IndexMissingError, Retriever, build_bm25
+from .embeddings import ModelError
+from .ops.synthetic import held_out, synthetic_questions
+from .retrieval import IndexMissingError, Retriever
 
 MODES: tuple[Mode, ...] = ("bm25", "dense", "hybrid")
 CUTOFFS = (1, 5, 10)
+METRICS = ("recall_at_1", "recall_at_5", "recall_at_10", "mrr_at_10")
+
+
+class EvalSetError(ValueError):
+    """The eval file has a bad line, or none of its gold passages is indexed."""
 
 
 @dataclass(frozen=True)
-class EvalSet:
-    """The questions evaluated and where they came from."""
+class Question:
+    """One test question and where its answer lives (``data/eval/questions.jsonl``:
+    ``{"question": ..., "source": "faq/library.rst", "anchor": "how-do-i-copy-a-file"}``)."""
 
-    questions: list[Question]
-    kind: str  # "file" or "synthetic"
+    question: str
+    source: str  # the file inside data/corpus
+    anchor: str  # the section: heading slug, or a qualified name such as shutil.copyfile
+
+    def is_gold(self, passage: Passage) -> bool:
+        """Whether ``passage`` was cut from the answering section."""
+        return passage.source == self.source and passage.anchor == self.anchor
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The test split's metrics, and where its questions came from."""
+
+    metrics: dict[str, float]
+    eval_set: str  # "file" or "synthetic"
     skipped: int  # questions whose gold section is not in the index
+    model_version: str  # the index scored
 
 
-def retrieval_metrics(
-    retriever: Retriever, questions: list[Question], mode: Mode
-) -> dict[str, float]:
-    """recall@1/5/10 and MRR@10 of one retriever."""
-    hits_at = dict.fromkeys(CUTOFFS, 0)
-    reciprocal = 0.0
+def load_questions(path: Path) -> list[Question]:
+    """Questions from a JSON-lines file (an empty list when there is no file)."""
+    if not path.is_file():
+        return []
+    questions = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        try:
+            row = json.loads(line) if line.strip() else None
+            if row is not None:
+                questions.append(Question(str(row["question"]), str(row["source"]), row["anchor"]))
+        except (ValueError, KeyError, TypeError):
+            raise EvalSetError(
+                f"{path.name} line {number} is not "
+                '{"question": ..., "source": ..., "anchor": ...}: fix that line'
+            ) from None
+    return questions
+
+
+def ranks(retriever: Retriever, questions: list[Question], mode: Mode) -> list[int | None]:
+    """The rank of each question's first gold passage in the top 10 (None: not there)."""
+    found = []
     for question in questions:
         ranked = retriever.search(question.question, max(CUTOFFS), mode)
-        rank = next((r for r, hit in enumerate(ranked, 1) if question.is_gold(hit.passage)), None)
-        if rank is None:
-            continue
-        reciprocal += 1 / rank
-        for cutoff in CUTOFFS:
-            hits_at[cutoff] += rank <= cutoff
-    n = max(len(questions), 1)
-    metrics = {f"recall_at_{cutoff}": hits_at[cutoff] / n for cutoff in CUTOFFS}
-    metrics["mrr_at_10"] = reciprocal / n
-    return metrics
+        found.append(
+            next((r for r, h in enumerate(ranked, 1) if question.is_gold(h.passage)), None)
+        )
+    return found
+
+
+def retrieval_metrics(found: list[int | None]) -> dict[str, float]:
+    """recall@1/5/10 and MRR@10 from the gold ranks of one retriever."""
+    n = max(len(found), 1)
+    metrics = {f"recall_at_{c}": sum(r is not None and r <= c for r in found) / n for c in CUTOFFS}
+    return {**metrics, "mrr_at_10": sum(1 / r for r in found if r is not None) / n}
+
+
+def mcnemar_p(ours: list[int | None], theirs: list[int | None], cutoff: int = 5) -> float:
+    """Exact two-sided McNemar test of recall@cutoff on the same questions: only questions
+    one retriever finds and the other misses count, and under "no difference" each such
+    question is a coin flip (a binomial test at 1/2)."""
+    hit = [(a is not None and a <= cutoff, b is not None and b <= cutoff)
+           for a, b in zip(ours, theirs, strict=True)]  # fmt: skip
+    wins, losses = hit.count((True, False)), hit.count((False, True))
+    n = wins + losses
+    return min(1.0, 2 * sum(math.comb(n, i) for i in range(min(wins, losses) + 1)) / 2**n)
 
 
 def answer_metrics(assistant: Assistant, questions: list[Question]) -> dict[str, float]:
@@ -79,134 +123,108 @@ def answer_metrics(assistant: Assistant, questions: list[Question]) -> dict[str,
     return {"answer_cites_gold": cited / n, "refusal_rate": refused / n}
 
 
-def eval_set(settings: Settings, assistant: Assistant) -> EvalSet:
-    """The eval file's questions whose gold is indexed, else synthetic questions."""
+def scored_questions(
+    settings: Settings, assistant: Assistant
+) -> tuple[list[Question], str, int, Assistant]:
+    """The eval file's questions whose gold is indexed, else synthetic questions searched
+    in an index without their own sentences; also the kind, the skipped count and the
+    assistant to score."""
     questions = load_questions(settings.path(settings.eval_file))
-    passages = assistant.retriever.index.passages
     if not questions:
-        return EvalSet(
-            synthetic_questions(passages, settings.synthetic_questions, settings.seed),
+        passages = assistant.retriever.index.passages
+        rows = synthetic_questions(passages, settings.synthetic_questions, settings.seed)
+        asked = {row[0] for row in rows}
+        return (
+            [Question(*row) for row in rows],
             "synthetic",
             0,
+            held_out(assistant, asked, settings),
         )
-    if settings.eval_limit is not None:
-        questions = questions[: settings.eval_limit]
-    indexed = {(p.source, p.anchor) for p in passages}
+    questions = questions[: settings.eval_limit] if settings.eval_limit else questions
+    indexed = {(p.source, p.anchor) for p in assistant.retriever.index.passages}
     kept = [q for q in questions if (q.source, q.anchor) in indexed]
-    return EvalSet(kept, "file", len(questions) - len(kept))
-
-
-def held_out(assistant: Assistant, questions: list[Question], settings: Settings) -> Assistant:
-    """The assistant searching an index without the synthetic questions' own sentences.
-
-    Only the passages that lost a sentence are embedded again (seconds, not an ingest).
-    """
-    index = assistant.retriever.index
-    passages, changed = without_sentences(index.passages, questions)
-    embeddings = index.embeddings.copy()
-    if changed:
-        texts = [passages[position].indexed_text() for position in changed]
-        embeddings[changed] = encode(load_model(settings), texts, settings.embed_batch_size)
-    cloze = Index(passages, embeddings, index.manifest, build_bm25(passages))
-    return Assistant(Retriever(cloze, settings, assistant.retriever.embed), settings)
-
-
-def evaluate(settings: Settings) -> tuple[str, dict[str, float], str]:
-    """Run the evaluation, log it to MLflow; return the run id, the metrics and the
-    eval set's kind ("file" or "synthetic")."""
-    assistant = build_assistant(settings)
-    evaluation = eval_set(settings, assistant)
-    if not evaluation.questions:
+    if not kept:
         raise EvalSetError(
-            "no eval question has its gold passage in the index: check source/anchor in "
-            f"{settings.eval_file} against data/processed/index/passages.jsonl"
+            f"no question of {settings.eval_file} has its gold passage in the index: check "
+            "their source/anchor against data/processed/index/passages.jsonl"
         )
-    if evaluation.kind == "synthetic":
-        assistant = held_out(assistant, evaluation.questions, settings)
-    manifest = assistant.retriever.index.manifest
+    return kept, "file", len(questions) - len(kept), assistant
+
+
+def evaluate(settings: Settings, assistant: Assistant | None = None) -> Evaluation:
+    """Score every retriever and the served assistant on the test split."""
+    assistant = assistant or build_assistant(settings)
+    questions, kind, skipped, scored = scored_questions(settings, assistant)
+    manifest = scored.retriever.index.manifest
     metrics: dict[str, float] = {
-        "n_questions": len(evaluation.questions),
+        "n_questions": len(questions),
         "n_passages": manifest["passages"],
         "n_sources": manifest["sources"],
         "ingest_seconds": manifest["ingest_seconds"],
     }
-    for mode in tqdm(MODES, desc="retrievers", file=sys.stderr):
-        scores = retrieval_metrics(assistant.retriever, evaluation.questions, mode)
-        metrics.update({f"{mode}_{name}": value for name, value in scores.items()})
-    metrics.update(answer_metrics(assistant, evaluation.questions))
-    tracking.configure()
-    with mlflow.start_run(run_name=f"evaluate-{settings.retriever}") as run:
-        mlflow.log_params(_params(settings, evaluation, manifest))
-        mlflow.log_metrics(metrics)
-        mlflow.set_tags({"stage": "evaluate", "git_commit": tracking.git_commit()})
-        mlflow.log_dict(manifest, "index_manifest.json")
-    reports = settings.path(settings.reports_dir)
-    reports.mkdir(parents=True, exist_ok=True)
-    (reports / "eval.json").write_text(
-        json.dumps(
-            {"run_id": run.info.run_id, "eval_set": evaluation.kind, "metrics": metrics}, indent=2
-        )
-        + "\n"
-    )
-    return run.info.run_id, metrics, evaluation.kind
+    found = {mode: ranks(scored.retriever, questions, mode) for mode in MODES}
+    for mode in MODES:
+        scores = retrieval_metrics(found[mode])
+        metrics |= {f"test_{name}_{mode}": value for name, value in scores.items()}
+        if mode == settings.retriever:  # the served retriever's numbers, unsuffixed too
+            metrics |= {f"test_{name}": value for name, value in scores.items()}
+        else:  # is the served retriever's recall@5 really different from this one's?
+            p = mcnemar_p(found[settings.retriever], found[mode])
+            metrics[f"test_recall_at_5_mcnemar_p_vs_{mode}"] = p
+    answers = answer_metrics(scored, questions)
+    metrics |= {f"test_{name}": value for name, value in answers.items()}
+    return Evaluation(metrics, kind, skipped, scored.retriever.index.version)
 
 
-def _params(settings: Settings, evaluation: EvalSet, manifest: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "retriever": settings.retriever,
-        "answer_backend": settings.answer_backend,
-        "embedding_model": settings.embedding_model,
-        "max_seq_length": settings.max_seq_length,
-        "chunk_words": settings.chunk_words,
-        "overlap_words": settings.overlap_words,
-        "top_k": settings.top_k,
-        "candidates": settings.candidates,
-        "rrf_k": settings.rrf_k,
-        "dense_weight": settings.dense_weight,
-        "min_confidence": settings.min_confidence,
-        "max_passages": settings.max_passages,
-        "eval_set": evaluation.kind,
-        "eval_file": settings.eval_file.as_posix(),
-        "eval_skipped": evaluation.skipped,
-        "corpus_key": manifest["key"]["corpus"],
-        "model_key": manifest["key"]["model"],
+def write_metrics(settings: Settings, evaluation: Evaluation, run_id: str | None) -> Path:
+    """``reports/metrics.json``: what was scored, on which questions, and the numbers."""
+    path = settings.path(settings.reports_dir) / "metrics.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {
+        "run_id": run_id,
+        "model_version": evaluation.model_version,
+        "eval_set": evaluation.eval_set,
+        "test_metrics": evaluation.metrics,
     }
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    return path
 
 
 def table(metrics: dict[str, float]) -> str:
     """The comparison as a Markdown table (also what ``make report`` puts in the README)."""
-    header = "| retriever | recall@1 | recall@5 | recall@10 | MRR@10 |\n|---|---|---|---|---|\n"
     rows = [
-        f"| {mode} | "
-        + " | ".join(
-            f"{metrics[f'{mode}_{name}']:.3f}"
-            for name in ("recall_at_1", "recall_at_5", "recall_at_10", "mrr_at_10")
-        )
-        + " |"
+        f"| {mode} | " + " | ".join(f"{metrics[f'test_{m}_{mode}']:.3f}" for m in METRICS) + " |"
         for mode in MODES
     ]
+    header = "| retriever | recall@1 | recall@5 | recall@10 | MRR@10 |\n|---|---|---|---|---|\n"
     return header + "\n".join(rows)
 
 
+def describe(settings: Settings, evaluation: Evaluation) -> str:
+    """One line: how many questions of which kind, and the answer metrics."""
+    metrics = evaluation.metrics
+    source = (
+        f"test questions from {settings.eval_file}"
+        if evaluation.eval_set == "file"
+        else "synthetic test questions (sentences sampled from the corpus and cut from the "
+        f"index searched: a proxy; write real questions in {settings.eval_file})"
+    )
+    return (
+        f"{int(metrics['n_questions'])} {source}; {int(metrics['n_passages']):,} passages; "
+        f"answers citing the gold passage: {metrics['test_answer_cites_gold']:.3f}, "
+        f"refused: {metrics['test_refusal_rate']:.3f}"
+    )
+
+
 def main() -> None:
-    """``make evaluate``: the table and the run id, or one line of error."""
+    """``make evaluate``: re-score the served index; print the table, write the report."""
     settings = Settings()
     try:
-        run_id, metrics, kind = evaluate(settings)
+        evaluation = evaluate(settings)
     except (IndexMissingError, EvalSetError, CorpusError, ModelError) as error:
         sys.exit(f"error: {error}")
-    print(table(metrics))
-    source = (
-        f"questions from {settings.eval_file}"
-        if kind == "file"
-        else "synthetic questions (sentences sampled from the corpus and cut from the index "
-        f"searched: a proxy; write real questions in {settings.eval_file})"
-    )
-    print(
-        f"\n{int(metrics['n_questions'])} {source}; {int(metrics['n_passages']):,} passages; "
-        f"answers citing the gold passage: {metrics['answer_cites_gold']:.3f}, "
-        f"refused: {metrics['refusal_rate']:.3f}; MLflow run {run_id}"
-    )
+    path = write_metrics(settings, evaluation, run_id=None)
+    print(f"{table(evaluation.metrics)}\n\n{describe(settings, evaluation)}; wrote {path.name}")
 
 
 if __name__ == "__main__":

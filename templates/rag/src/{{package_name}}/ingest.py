@@ -1,4 +1,4 @@
-"""Stage 4, ingest (``make ingest``): corpus folder -> passages -> embeddings -> index on disk.
+"""Stage 4, ingest (``make ingest``): corpus folder -> passages -> vectors -> index on disk.
 
 The index is built in a temporary folder and moved into place with one rename, so a
 failure (a bad file, Ctrl-C) leaves the previous index untouched: nothing is ever half
@@ -16,7 +16,6 @@ import tempfile
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,7 @@ from .chunking import Passage, chunk_section
 from .config import Settings
 from .documents import CorpusError, Skipped
 from .embeddings import EmbeddingCache, encode, load_model, model_fingerprint
-from .eval_set import load_questions
+from .ops.subset import subset
 
 
 @dataclass
@@ -72,26 +71,6 @@ def _file_passages(path: Path, source: str, settings: Settings) -> list[Passage]
         for section in documents.read_file(path, source)
         for passage in chunk_section(section, settings.chunk_words, settings.overlap_words)
     ]
-
-
-def subset(passages: list[Passage], settings: Settings) -> list[Passage]:
-    """Passages of the ``include_sources`` globs (all when empty), then at most
-    ``max_passages`` of them: the eval set's gold passages first, then a stable sample."""
-    if settings.include_sources:
-        passages = [
-            p for p in passages if any(fnmatch(p.source, g) for g in settings.include_sources)
-        ]
-    limit = settings.max_passages
-    if limit is None or len(passages) <= limit:
-        return passages
-    questions = load_questions(settings.path(settings.eval_file))
-    if settings.eval_limit is not None:
-        questions = questions[: settings.eval_limit]
-    gold = {(q.source, q.anchor) for q in questions}
-    first = [p for p in passages if (p.source, p.anchor) in gold]
-    rest = sorted((p for p in passages if (p.source, p.anchor) not in gold), key=lambda p: p.id)
-    chosen = {p.id for p in (first + rest)[:limit]}
-    return [p for p in passages if p.id in chosen]
 
 
 def embed_passages(passages: list[Passage], settings: Settings) -> tuple[np.ndarray, int]:
@@ -145,6 +124,7 @@ def ingest(settings: Settings) -> dict[str, Any]:
     if not passages:
         raise CorpusError(f"include_sources {settings.include_sources} matches no passage")
     key = {"corpus": corpus_hash(passages), "model": model_fingerprint(settings)}
+    version = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
     index_dir = settings.path(settings.index_dir)
     current = _read_manifest(index_dir)
     if current is not None and current.get("key") == key:
@@ -152,6 +132,7 @@ def ingest(settings: Settings) -> dict[str, Any]:
         return current
     embeddings, embedded = embed_passages(passages, settings)
     manifest: dict[str, Any] = {
+        "version": version,  # the index's id: /ready, /metadata and the MLflow run name it
         "key": key,
         "documents": corpus.documents,
         "sources": len({p.source for p in passages}),

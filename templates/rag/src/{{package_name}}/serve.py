@@ -1,11 +1,12 @@
 """Stage 8, serve: the question page and the JSON API, built by ``create_app(settings)``.
 
 ``GET /`` is one static page (HTML, CSS and JS files, no build step). It inserts corpus
-text and answers with ``textContent`` only, and every response carries a strict
+text and answers with ``textContent`` only, and is sent with a strict
 Content-Security-Policy (scripts and styles from this origin only, no inline code), so a
 document containing ``<script>`` or ``<img onerror=...>`` is shown as text, never run.
-Bad input is always a 4xx with a readable body: 422 for a wrong field, 413 for a body
-over ``max_body_bytes``; a failing chat backend is a 502.
+``POST /ask`` answers; ``/health``, ``/ready`` and ``/metadata`` have the same shape in
+every project of this family. The body limit, the readable 422 and the common headers
+come from ``ops/http.py``; a failing chat backend is a 502.
 Start: ``make serve`` (one uvicorn process, for development) or ``make serve-prod``
 (gunicorn with uvicorn workers, the image's command), then open http://127.0.0.1:8000/.
 """
@@ -13,32 +14,26 @@ Start: ``make serve`` (one uvicorn process, for development) or ``make serve-pro
 # No `from __future__ import annotations`: FastAPI must see the request class defined in
 # create_app itself, not its name as a string.
 
-import json
 from pathlib import Path
-from typing import Any
+from typing import Annotated
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi import FastAPI
+from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, ConfigDict, Field
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from .answer import Assistant, LLMError, build_assistant
 from .config import Settings
 from .embeddings import limit_threads
+from .ops.http import ERROR_RESPONSES, Health, Problem, Readiness, add_http_plumbing, json_response
 
 STATIC = Path(__file__).resolve().parent / "static"
-SECURITY_HEADERS = {
-    "content-security-policy": (
-        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
-        "img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-    ),
-    "x-content-type-options": "nosniff",
-    "referrer-policy": "no-referrer",
-    "x-frame-options": "DENY",
-}
-_DOCS_PATHS = ("/docs", "/redoc", "/openapi.json")  # Swagger UI loads its own assets
+# On the page only: the API docs at /docs load Swagger UI's own scripts, which it would block.
+PAGE_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+    "img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+HEADERS = {"x-frame-options": "DENY"}  # nosniff and no-referrer come with ops/http.py
 
 
 class Citation(BaseModel):
@@ -65,148 +60,90 @@ class AskResponse(BaseModel):
     mode: str
 
 
+class Metadata(BaseModel):
+    """What is served: the index (``model_version``), the run that scored it, its numbers."""
+
+    model_config = ConfigDict(protected_namespaces=())
+    model_name: str
+    model_version: str
+    run_id: str | None = Field(description="The MLflow run of `make train` that scored it")
+    test_metrics: dict[str, float]
+    passages: int
+    sources: int
+    embedding_model: str
+    retriever: str
+    rrf_k: int
+    min_confidence: float
+    answer_backend: str
+
+
 def create_app(settings: Settings | None = None, assistant: Assistant | None = None) -> FastAPI:
     """Build the service around ``assistant`` (loaded from the index on disk if not given)."""
     settings = settings or Settings()
     assistant = assistant or build_assistant(settings)
-    manifest = assistant.retriever.index.manifest
+    index = assistant.retriever.index
 
     class AskRequest(BaseModel):
         """A question about the documents."""
 
         model_config = ConfigDict(extra="forbid")
-        question: str = Field(min_length=1, max_length=settings.max_question_chars)
+        question: Annotated[
+            str,
+            StringConstraints(strip_whitespace=True, min_length=1),
+            Field(max_length=settings.max_question_chars),
+        ]
         k: int = Field(settings.top_k, ge=1, le=20, description="How many passages to cite")
 
-    app = FastAPI(title=f"{__package__} question answering")
+    app = FastAPI(title=f"{settings.model_name} question answering")
+    responses = {**ERROR_RESPONSES, 502: {"model": Problem, "description": "Chat backend failed"}}
 
-    @app.post("/ask", response_model=AskResponse)
-    def ask(request: AskRequest) -> JSONResponse:
+    @app.post("/ask", response_model=AskResponse, responses=responses)
+    def ask(request: AskRequest) -> Response:
         """Answer from the top ``k`` passages, with numbered citations (or refuse)."""
-        question = request.question.strip()
-        if not question:
-            return JSONResponse({"detail": "question is blank"}, status_code=422)
         try:
-            answer = assistant.ask(question, request.k)
+            answer = assistant.ask(request.question, request.k)
         except LLMError as error:
-            return JSONResponse({"detail": str(error)}, status_code=502)
-        return JSONResponse(answer.to_dict())
+            return json_response({"detail": str(error)}, status_code=502)
+        return json_response(answer.to_dict())
 
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:
         """The question page."""
-        return FileResponse(STATIC / "index.html", media_type="text/html")
+        headers = {"content-security-policy": PAGE_CSP}
+        return FileResponse(STATIC / "index.html", media_type="text/html", headers=headers)
 
     @app.get("/health")
-    def health() -> dict[str, str]:
+    def health() -> Health:
         """Liveness: the process answers."""
-        return {"status": "ok"}
+        return Health()
 
-    @app.get("/ready")
-    def ready() -> JSONResponse:
+    @app.get("/ready", response_model=Readiness, responses={503: {"model": Readiness}})
+    def ready() -> Response:
         """Readiness: the index is loaded and holds passages."""
-        ok = len(assistant.retriever.index.passages) > 0
-        return JSONResponse({"ready": ok, "passages": manifest["passages"]}, 200 if ok else 503)
+        ok = len(index.passages) > 0
+        body = Readiness(ready=ok, model_version=index.version or None)
+        return json_response(body.model_dump(), status_code=200 if ok else 503)
 
     @app.get("/metadata")
-    def metadata() -> dict[str, Any]:
-        """What is served: corpus size, model, retrieval settings and the last eval metrics."""
-        return {
-            "passages": manifest["passages"],
-            "sources": manifest["sources"],
-            "index_key": manifest["key"],  # = corpus_key/model_key of its MLflow evaluation
-            "embedding_model": manifest["embedding_model"],
-            "max_seq_length": manifest["max_seq_length"],
-            "retriever": settings.retriever,
-            "answer_backend": settings.answer_backend,
-            "min_confidence": settings.min_confidence,
-            "eval": _last_eval(settings),
-        }
-
-    @app.exception_handler(RequestValidationError)
-    async def readable_422(request: Request, error: RequestValidationError) -> JSONResponse:
-        """Where and what, without echoing the input back."""
-        detail = [
-            {"loc": list(item["loc"]), "msg": item["msg"], "type": item["type"]}
-            for item in error.errors()
-        ]
-        return JSONResponse({"detail": detail}, status_code=422)
+    def metadata() -> Metadata:
+        """The served index, the MLflow run that evaluated it and its test-split metrics."""
+        return Metadata(
+            model_name=settings.model_name,
+            model_version=index.version,
+            run_id=index.evaluation.get("run_id"),
+            test_metrics=index.evaluation.get("test_metrics", {}),
+            passages=index.manifest["passages"],
+            sources=index.manifest["sources"],
+            embedding_model=index.manifest["embedding_model"],
+            retriever=settings.retriever,
+            rrf_k=settings.rrf_k,
+            min_confidence=settings.min_confidence,
+            answer_backend=settings.answer_backend,
+        )
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(SecurityHeaders)
+    add_http_plumbing(app, settings.max_body_bytes, headers=HEADERS)
     return app
-
-
-def _last_eval(settings: Settings) -> dict[str, Any]:
-    """Metrics of the last ``make evaluate`` (empty before the first one)."""
-    try:
-        data: dict[str, Any] = json.loads(
-            (settings.path(settings.reports_dir) / "eval.json").read_text()
-        )
-    except (OSError, ValueError):
-        return {}
-    return data
-
-
-class SecurityHeaders:
-    """ASGI middleware: the CSP and friends on every response but the API docs."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(_DOCS_PATHS):
-            await self.app(scope, receive, send)
-            return
-
-        async def with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                headers += [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
-                message["headers"] = headers
-            await send(message)
-
-        await self.app(scope, receive, with_headers)
-
-
-class BodySizeLimit:
-    """ASGI middleware: 413 for a body over ``max_bytes``, declared or streamed."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await _too_large(self.max_bytes)(scope, receive, send)
-            return
-        seen = 0
-
-        async def counted() -> Message:
-            nonlocal seen
-            message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.max_bytes:
-                raise _BodyTooLarge
-            return message
-
-        try:
-            await self.app(scope, counted, send)
-        except _BodyTooLarge:
-            await _too_large(self.max_bytes)(scope, receive, send)
-
-
-class _BodyTooLarge(Exception):
-    pass
-
-
-def _too_large(limit: int) -> JSONResponse:
-    return JSONResponse({"detail": f"request body over {limit} bytes"}, status_code=413)
 
 
 def app_from_env() -> FastAPI:

@@ -1,4 +1,4 @@
-"""``make bench``: p50/p99 latency of retrieval alone and of ``POST /ask``, per retriever.
+"""``make bench``: how fast is an answer? p50/p99 of retrieval alone and of ``POST /ask``.
 
 Retrieval alone is timed in-process (question embedding included for dense and hybrid:
 it is part of their cost). ``/ask`` is timed over HTTP against the real app, served by
@@ -21,12 +21,12 @@ import httpx
 import numpy as np
 import uvicorn
 
-from .answer import Assistant, build_assistant
-from .config import Mode, Settings
-from .eval_set import load_questions, synthetic_questions
-from .evaluate import MODES
-from .retrieval import IndexMissingError
-from .serve import create_app
+from ..answer import Assistant, build_assistant
+from ..config import Mode, Settings
+from ..evaluate import MODES, load_questions
+from ..retrieval import IndexMissingError
+from ..serve import create_app
+from .synthetic import synthetic_questions
 
 REQUESTS = 200
 WARMUP = 10
@@ -85,7 +85,7 @@ def bench(settings: Settings) -> dict[str, dict[str, float]]:
     questions = [q.question for q in load_questions(settings.path(settings.eval_file))]
     if not questions:
         passages = assistant.retriever.index.passages
-        questions = [q.question for q in synthetic_questions(passages, 100, settings.seed)]
+        questions = [row[0] for row in synthetic_questions(passages, 100, settings.seed)]
     results: dict[str, dict[str, float]] = {}
     for mode in MODES:
         mode_settings = settings.model_copy(

@@ -1,90 +1,44 @@
-"""The evaluation set: questions, each with the passage that answers it (its "gold").
+"""Questions for a corpus nobody has written questions for: the "inverse cloze" task.
 
-``data/eval/questions.jsonl`` holds one JSON object per line::
-
-    {"question": "How do I copy a file?", "source": "faq/library.rst",
-     "anchor": "how-do-i-copy-a-file"}
-
-``source`` is the file path inside ``data/corpus`` and ``anchor`` the section (heading
-slug, or a qualified name such as ``shutil.copyfile`` for Python docs); any passage cut
-from that section counts as a hit. Add your own questions in the same shape.
-
-Without an eval file (a corpus of your own), ``synthetic_questions`` samples sentences
-from the corpus as questions whose gold is the section they came from, and
-``without_sentences`` cuts those sentences out of the passages searched (the "inverse
-cloze" task): the retriever must find a sentence's context, not the sentence itself,
-which any word match would. A cheap proxy that measures retrieval, not how real users
-phrase questions; write real ones.
+Without ``data/eval/questions.jsonl`` (a corpus of your own), ``synthetic_questions``
+samples passages and takes the longest sentence of each as a question whose gold is the
+section it came from; ``held_out`` then searches an index with every such sentence cut
+out, so the retriever must find a sentence's context, not the sentence itself (which any
+word match would). A cheap proxy that measures retrieval, not how real users phrase
+questions: write real ones.
 """
 
 from __future__ import annotations
 
-import json
 import random
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import replace
 
-from .chunking import Passage, split_sentences
+from ..answer import Assistant
+from ..chunking import Passage, split_sentences
+from ..config import Settings
+from ..embeddings import encode, load_model
+from ..retrieval import Index, Retriever, build_bm25
 
-MAX_QUESTION_CHARS = 300  # a synthetic question is its sentence's first 300 characters
-
-
-class EvalSetError(ValueError):
-    """A line of the eval file is not a question with a source and an anchor."""
-
-
-@dataclass(frozen=True)
-class Question:
-    """One evaluation question and where its answer lives."""
-
-    question: str
-    source: str
-    anchor: str
-
-    def is_gold(self, passage: Passage) -> bool:
-        """Whether ``passage`` was cut from the answering section."""
-        return passage.source == self.source and passage.anchor == self.anchor
+MAX_QUESTION_CHARS = 300  # a synthetic question is at most its sentence's first 300 characters
 
 
-def load_questions(path: Path) -> list[Question]:
-    """Questions from a JSON-lines file (an empty list when there is no file)."""
-    if not path.is_file():
-        return []
-    questions = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            questions.append(Question(str(row["question"]), str(row["source"]), row["anchor"]))
-        except (ValueError, KeyError, TypeError):
-            raise EvalSetError(
-                f"{path.name} line {number} is not "
-                '{"question": ..., "source": ..., "anchor": ...}: fix that line'
-            ) from None
-    return questions
-
-
-def synthetic_questions(passages: list[Passage], count: int, seed: int) -> list[Question]:
-    """Sample ``count`` passages; the longest sentence of each becomes its question."""
+def synthetic_questions(
+    passages: list[Passage], count: int, seed: int
+) -> list[tuple[str, str, str]]:
+    """``(question, source, anchor)`` for ``count`` sampled passages of 12 words or more."""
     rng = random.Random(seed)
     candidates = [p for p in passages if len(p.text.split()) >= 12]
     questions = []
     for passage in rng.sample(candidates, min(count, len(candidates))):
-        sentence = max(split_sentences(passage.text), key=len)
-        questions.append(Question(sentence[:MAX_QUESTION_CHARS], passage.source, passage.anchor))
+        sentence = max(split_sentences(passage.text), key=len)[:MAX_QUESTION_CHARS]
+        questions.append((sentence, passage.source, passage.anchor))
     return questions
 
 
-def without_sentences(
-    passages: list[Passage], questions: list[Question]
-) -> tuple[list[Passage], list[int]]:
-    """The passages with every sentence that a question was taken from cut out, and the
-    positions of the passages that changed (their embeddings must be recomputed).
-
-    Overlapping chunks repeat a sentence, so it is cut from every passage that holds it.
-    """
-    asked = {question.question for question in questions}
+def without_sentences(passages: list[Passage], asked: set[str]) -> tuple[list[Passage], list[int]]:
+    """The passages with every asked sentence cut out, and the positions of those that
+    changed (their embeddings must be recomputed). Overlapping chunks repeat a sentence,
+    so it is cut from every passage that holds it."""
     kept, changed = [], []
     for position, passage in enumerate(passages):
         sentences = split_sentences(passage.text)
@@ -94,3 +48,16 @@ def without_sentences(
             changed.append(position)
         kept.append(passage)
     return kept, changed
+
+
+def held_out(assistant: Assistant, asked: set[str], settings: Settings) -> Assistant:
+    """The assistant searching an index without the asked sentences; only the passages
+    that lost one are embedded again (seconds, not an ingest)."""
+    index = assistant.retriever.index
+    passages, changed = without_sentences(index.passages, asked)
+    embeddings = index.embeddings.copy()
+    if changed:
+        texts = [passages[position].indexed_text() for position in changed]
+        embeddings[changed] = encode(load_model(settings), texts, settings.embed_batch_size)
+    cloze = Index(passages, embeddings, index.manifest, build_bm25(passages), index.evaluation)
+    return Assistant(Retriever(cloze, settings, assistant.retriever.embed), settings)

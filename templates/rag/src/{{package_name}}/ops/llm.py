@@ -1,0 +1,53 @@
+"""The optional generative backend: any OpenAI-compatible chat API, kept to the passages.
+
+Set ``answer_backend=openai`` with ``llm_base_url``/``llm_model``/``llm_api_key``: OpenAI,
+Ollama, vLLM and the llama.cpp server all speak ``POST /chat/completions``. The model gets
+the same numbered passages the extractive answer quotes, a system prompt to answer only
+from them and cite ``[n]``, and temperature 0; the refusal gate in ``answer.py`` runs
+before it is ever called. A failing backend is an ``LLMError`` (the service's 502).
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from ..config import Settings
+from ..retrieval import Hit
+
+SYSTEM_PROMPT = (
+    "You answer questions using only the numbered passages given. Cite the passages you "
+    "use as [1], [2]. If the passages do not contain the answer, say that you cannot "
+    "answer from these documents. Be brief."
+)
+
+
+class LLMError(RuntimeError):
+    """The chat backend failed or answered in an unexpected shape."""
+
+
+def chat_answer(question: str, hits: list[Hit], settings: Settings) -> str:
+    """Ask an OpenAI-compatible ``/chat/completions`` endpoint to answer from the passages."""
+    context = "\n\n".join(
+        f"[{n}] {hit.passage.title}\n{hit.passage.text}" for n, hit in enumerate(hits, start=1)
+    )
+    headers = {}
+    if key := settings.llm_api_key.get_secret_value():
+        headers["Authorization"] = f"Bearer {key}"
+    body = {
+        "model": settings.llm_model,
+        "temperature": 0,
+        "messages": [
+            {"role": "system", "content": SYSTEM_PROMPT},
+            {"role": "user", "content": f"Passages:\n{context}\n\nQuestion: {question}"},
+        ],
+    }
+    url = settings.llm_base_url.rstrip("/") + "/chat/completions"
+    try:
+        response = httpx.post(url, json=body, headers=headers, timeout=settings.llm_timeout_s)
+        response.raise_for_status()
+        content = response.json()["choices"][0]["message"]["content"]
+    except httpx.HTTPError as error:
+        raise LLMError(f"chat backend at {url} failed: {error}") from None
+    except (ValueError, KeyError, IndexError, TypeError):
+        raise LLMError(f"chat backend at {url} answered in an unexpected shape") from None
+    return str(content).strip()

@@ -1,0 +1,95 @@
+"""``make train``: every batch stage in order, recorded as one MLflow run.
+
+1. ingest: read, chunk and embed ``data/corpus`` into the index (kept when the corpus and
+   the model did not change, so a second run embeds nothing);
+2. evaluate: BM25, dense and hybrid on the test questions, and the served assistant's
+   answers;
+3. log the run (settings, index manifest, test metrics) and write its id beside the
+   index, so the service's ``/metadata`` names the run that scored what it serves.
+
+Nothing is chosen here: the retriever, the fusion constant and the refusal threshold are
+fixed in ``config.py``, so the test numbers are a report, not a selection.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import mlflow
+
+from .config import Settings
+from .documents import CorpusError
+from .embeddings import ModelError
+from .evaluate import EvalSetError, Evaluation, describe, evaluate, table, write_metrics
+from .ingest import ingest
+from .ops import tracking
+from .retrieval import EVALUATION_FILE, IndexMissingError
+
+STAGES: tuple[str, ...] = (
+    "config",
+    "documents",
+    "chunking",
+    "embeddings",
+    "ingest",
+    "retrieval",
+    "answer",
+    "evaluate",
+    "serve",
+)
+
+
+def train(settings: Settings) -> tuple[dict[str, Any], Evaluation, str]:
+    """Ingest, evaluate and log; return the index manifest, the evaluation and the run id."""
+    manifest = ingest(settings)
+    evaluation = evaluate(settings)
+    tracking.configure()
+    with mlflow.start_run(run_name=f"index-{manifest['version']}") as run:
+        mlflow.log_params(_params(settings, evaluation, manifest))
+        mlflow.log_metrics(evaluation.metrics)
+        mlflow.set_tags({"stage": "train", "git_commit": tracking.git_commit()})
+        mlflow.log_dict(manifest, "index_manifest.json")
+    record = {
+        "run_id": run.info.run_id,
+        "model_version": evaluation.model_version,
+        "test_metrics": evaluation.metrics,
+    }
+    path = settings.path(settings.index_dir) / EVALUATION_FILE
+    partial = path.with_suffix(".tmp")
+    partial.write_text(json.dumps(record, indent=2) + "\n")
+    partial.replace(path)  # a service starting now reads the old record or the new one
+    write_metrics(settings, evaluation, run.info.run_id)
+    return manifest, evaluation, run.info.run_id
+
+
+def _params(settings: Settings, evaluation: Evaluation, manifest: dict[str, Any]) -> dict[str, Any]:
+    names = ("retriever", "answer_backend", "embedding_model", "max_seq_length", "chunk_words",
+             "overlap_words", "top_k", "candidates", "rrf_k", "dense_weight", "min_confidence",
+             "max_passages")  # fmt: skip
+    return {
+        **{name: getattr(settings, name) for name in names},
+        "eval_set": evaluation.eval_set,
+        "eval_file": settings.eval_file.as_posix(),
+        "eval_skipped": evaluation.skipped,
+        "index_version": manifest["version"],
+        "corpus_key": manifest["key"]["corpus"],
+        "model_key": manifest["key"]["model"],
+    }
+
+
+def main() -> None:
+    """Print what each stage did, or one line of error."""
+    try:
+        manifest, evaluation, run_id = train(Settings())
+    except (CorpusError, IndexMissingError, EvalSetError, ModelError) as error:
+        sys.exit(f"error: {error}")
+    state = (
+        "up to date" if manifest.get("up_to_date") else f"built in {manifest['ingest_seconds']} s"
+    )
+    print(f"index {manifest['version']}: {manifest['passages']:,} passages, {state}")
+    print(f"{table(evaluation.metrics)}\n\n{describe(Settings(), evaluation)}; MLflow run {run_id}")
+
+
+if __name__ == "__main__":
+    main()
