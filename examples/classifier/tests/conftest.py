@@ -11,7 +11,8 @@ import pytest
 
 from credit_risk.config import Settings
 from credit_risk.evaluate import Report, evaluate
-from credit_risk.register import ServedModel
+from credit_risk.predict import ServedModel, onnx_session
+from credit_risk.register import compile_onnx
 from credit_risk.train import TrainResult, train
 
 
@@ -20,7 +21,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     out = tmp_path_factory.mktemp("run")
     return Settings(
         processed_dir=out / "processed",
-        models_dir=out / "models",
+        model_dir=out / "models" / "champion",
         reports_dir=out / "reports",
         cv_folds=3,
         n_estimators=100,
@@ -33,20 +34,22 @@ def trained(settings: Settings) -> TrainResult:
 
 
 @pytest.fixture(scope="session")
-def report(trained: TrainResult, settings: Settings) -> Report:
-    return evaluate(trained, settings)
+def report(trained: TrainResult) -> Report:
+    return evaluate(trained)
 
 
 @pytest.fixture(scope="session")
 def served(trained: TrainResult, report: Report) -> ServedModel:
-    """The selected model as the service sees it, without MLflow in between."""
+    """The selected model as the service sees it (compiled to ONNX), without MLflow."""
+    onnx, error = compile_onnx(trained.model, trained.schema, trained.split.test)
+    assert onnx is not None, f"ONNX differs from the pipeline by {error}"
     return ServedModel(
-        pipeline=trained.model,
         schema=trained.schema,
         threshold=trained.threshold,
         metrics=report.selected_metrics,
         version="test",
         run_id="test",
+        session=onnx_session(onnx),
     )
 
 

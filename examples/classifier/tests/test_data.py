@@ -29,7 +29,7 @@ def test_features_hold_numbers_and_strings_only(trained: TrainResult) -> None:
         assert not pd.api.types.is_numeric_dtype(features[name])
 
 
-def test_train_and_holdout_are_disjoint_and_complete(settings: Settings) -> None:
+def test_train_and_test_splits_are_disjoint_and_complete(settings: Settings) -> None:
     split = load_split(settings)
     raw = read_raw(settings)
     assert len(split.train) + len(split.test) == len(raw)
@@ -42,7 +42,7 @@ def _rows(frame: pd.DataFrame) -> set[tuple[str, ...]]:
     return set(map(tuple, frame.fillna("<na>").astype("str").to_numpy()))
 
 
-def test_holdout_is_written_once(settings: Settings) -> None:
+def test_test_split_is_written_once(settings: Settings) -> None:
     first = load_split(settings).test
     again = load_split(settings).test
     pd.testing.assert_frame_equal(first, again)

@@ -14,7 +14,7 @@ import yaml
 from fastapi.testclient import TestClient
 
 from credit_risk.config import ENV_PREFIX, Settings
-from credit_risk.register import ServedModel
+from credit_risk.predict import ServedModel
 from credit_risk.serve import create_app
 
 
@@ -73,7 +73,7 @@ def test_gunicorn_settings_come_from_the_project_settings(
     monkeypatch.setenv(f"{ENV_PREFIX}HOST", "127.0.0.1")
     monkeypatch.setenv(f"{ENV_PREFIX}PORT", "8123")
     monkeypatch.setenv(f"{ENV_PREFIX}WORKERS", "3")
-    conf = importlib.reload(importlib.import_module("credit_risk.gunicorn_conf"))
+    conf = importlib.reload(importlib.import_module("credit_risk.ops.gunicorn_conf"))
     assert conf.bind == ["127.0.0.1:8123"]
     assert conf.workers == 3
     module, _, factory = conf.wsgi_app.partition(":")

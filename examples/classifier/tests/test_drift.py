@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from credit_risk.config import Settings
 from credit_risk.data import Schema
-from credit_risk.drift import (
+from credit_risk.ops.drift import (
     PREDICTION,
     DriftError,
     Thresholds,
@@ -19,8 +19,8 @@ from credit_risk.drift import (
     model_scores,
     psi,
 )
-from credit_risk.predictions import PredictionLog, logged_columns, read_log
-from credit_risk.register import ServedModel
+from credit_risk.ops.predictions import PredictionLog, logged_columns, read_log
+from credit_risk.predict import ServedModel
 from credit_risk.serve import create_app
 from credit_risk.train import TrainResult
 
@@ -28,7 +28,7 @@ from credit_risk.train import TrainResult
 def _drift(trained: TrainResult, served: ServedModel, current: pd.DataFrame) -> set[str]:
     reference = trained.split.train
     scores = (model_scores(reference, served), model_scores(current, served))
-    # min_rows=1: small user data sets have small holdouts; the tests' p-values still guard
+    # min_rows=1: small user data sets have small test splits; the p-values still guard
     report = compare(reference, current, trained.schema, Thresholds(min_rows=1), scores)
     return {row.feature for row in report.alarms}
 
@@ -59,7 +59,7 @@ def test_psi_is_zero_for_equal_histograms_and_grows_with_the_shift() -> None:
     assert 0 < small < 0.1 < large
 
 
-def test_holdout_split_raises_no_alarm(trained: TrainResult, served: ServedModel) -> None:
+def test_test_split_raises_no_alarm(trained: TrainResult, served: ServedModel) -> None:
     assert _drift(trained, served, trained.split.test) == set()
 
 

@@ -13,12 +13,12 @@ from fastapi.testclient import TestClient
 from mlflow.tracking import MlflowClient
 from pydantic import SecretStr, ValidationError
 
-from credit_risk import champion
 from credit_risk.config import Settings
 from credit_risk.evaluate import Report
-from credit_risk.hot_reload import Loaded, Reloader
+from credit_risk.ops import champion
+from credit_risk.ops.hot_reload import Loaded, Reloader
+from credit_risk.ops.rollback import roll_back
 from credit_risk.register import export_champion, log_and_register
-from credit_risk.rollback import roll_back
 from credit_risk.serve import create_app
 from credit_risk.train import TrainResult
 
@@ -36,9 +36,11 @@ def registry(
     out = tmp_path_factory.mktemp("registry")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{out / 'mlflow.db'}")
-        ops = settings.model_copy(update={"models_dir": out / "models"})
-        assert log_and_register(trained, report, ops).promoted
-        assert not log_and_register(trained, report, ops).promoted  # a tie keeps v1
+        ops = settings.model_copy(update={"model_dir": out / "models" / "champion"})
+        assert log_and_register(trained, report, ops, plots=[]).promoted
+        second = log_and_register(trained, report, ops, plots=[])
+        assert not second.promoted  # a tie is not a gain over the margin: v1 stays
+        assert "is not 0.01 above" in second.message
         yield ops
 
 
@@ -53,12 +55,12 @@ def _version(client: TestClient) -> str:
 
 
 def _record(settings: Settings) -> dict[str, Any]:
-    folder = settings.path(settings.models_dir) / "champion"
+    folder = settings.path(settings.model_dir)
     return dict(json.loads((folder / "example_request.json").read_text()))
 
 
 def _registry_json(settings: Settings) -> dict[str, Any]:
-    folder = settings.path(settings.models_dir) / "champion"
+    folder = settings.path(settings.model_dir)
     return dict(json.loads((folder / "registry.json").read_text()))
 
 
@@ -91,10 +93,10 @@ def test_rollback_stops_at_the_first_champion_and_takes_a_named_version(
 
 def test_service_follows_the_exported_folder(registry: Settings) -> None:
     _crown(registry, "1")
-    folder = str(registry.path(registry.models_dir) / "champion")
-    app = create_app(registry.model_copy(update={"model_uri": folder, "reload_interval_s": 0}))
+    app = create_app(registry.model_copy(update={"reload_interval_s": 0}))
     client = TestClient(app)
     assert _version(client) == "1"
+    assert client.get("/metadata").json()["runtime"] == "onnxruntime"
     export_champion(registry, "2")
     assert app.state.reloader.check()
     assert _version(client) == "2"
@@ -129,16 +131,14 @@ def test_a_model_that_fails_to_load_is_not_served() -> None:
 
 def test_admin_reload_is_off_without_a_token(registry: Settings) -> None:
     _crown(registry, "1")
-    folder = str(registry.path(registry.models_dir) / "champion")
-    app = create_app(registry.model_copy(update={"model_uri": folder, "reload_interval_s": 0}))
+    app = create_app(registry.model_copy(update={"reload_interval_s": 0}))
     assert TestClient(app, client=LOOPBACK_CLIENT).post("/admin/reload").status_code == 404
 
 
 def test_admin_reload_needs_loopback_and_the_token(registry: Settings) -> None:
     _crown(registry, "1")
-    folder = str(registry.path(registry.models_dir) / "champion")
     locked = registry.model_copy(
-        update={"model_uri": folder, "reload_interval_s": 0, "admin_token": SecretStr("s3cret")}
+        update={"reload_interval_s": 0, "admin_token": SecretStr("s3cret")}
     )
     app = create_app(locked)
     auth = {"authorization": "Bearer s3cret"}

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from credit_risk.config import Settings
-from credit_risk.register import ServedModel
+from credit_risk.predict import ServedModel
 from credit_risk.serve import create_app
 from credit_risk.train import TrainResult
 
@@ -45,8 +45,8 @@ def test_predict_returns_a_label_a_probability_and_the_version(
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["label"] in served.schema.classes
-    assert 0.0 <= body["probability"] <= 1.0
-    assert sum(body["probabilities"].values()) == pytest.approx(1.0)
+    assert body["probability"] == body["probabilities"][body["label"]]  # P(label)
+    assert sum(body["probabilities"].values()) == pytest.approx(1.0, abs=1e-6)
     assert body["model_version"] == "test"
 
 
@@ -62,7 +62,8 @@ def test_health_ready_metadata(client: TestClient, served: ServedModel) -> None:
     metadata = client.get("/metadata").json()
     assert metadata["model_version"] == "test"
     assert metadata["schema"]["classes"] == served.schema.classes
-    assert "pr_auc" in metadata["holdout_metrics"]
+    assert "pr_auc" in metadata["test_metrics"]
+    assert metadata["runtime"] == "onnxruntime"
 
 
 def test_unseen_category_still_predicts(

@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from credit_risk import tracking
+from credit_risk.ops import tracking
 
 
 def test_fingerprint_changes_when_data_changes(tmp_path: Path) -> None:

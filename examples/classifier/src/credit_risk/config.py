@@ -1,4 +1,4 @@
-"""Every knob of the project in one typed object, overridable by environment variables.
+"""Stage 1, config: every knob of the project in one typed object, overridable by env vars.
 
 Each field can be set as ``CREDIT_RISK_<FIELD>`` (for example
 ``CREDIT_RISK_CV_FOLDS=10``) or in a ``.env`` file, so the same code runs on
@@ -51,19 +51,24 @@ class Settings(BaseSettings):
         1,
         ge=1,
         description="LightGBM threads. 1 on purpose: on a shared machine OpenMP threads spin "
-        "waiting for busy cores (measured: 0.8 s with 1 thread, 140 s with 2)",
+        "waiting for busy cores (docs/DESIGN.md)",
+    )
+    promotion_margin: float = Field(
+        0.01,
+        ge=0,
+        description="CV PR-AUC a new model must add to the champion's to take the alias",
     )
 
     # outputs and tracking
     processed_dir: Path = Path("data/processed")
-    models_dir: Path = Path("models")
     reports_dir: Path = Path("reports")
     model_name: str = "credit_risk"
 
     # serving
-    model_uri: str = Field(
-        "models/champion",
-        description="An MLflow model folder, or a registry URI such as models:/NAME@champion",
+    model_dir: Path = Path("models/champion")
+    model_uri: str | None = Field(
+        None,
+        description="A registry URI such as models:/NAME@champion: served instead of model_dir",
     )
     host: str = "127.0.0.1"
     port: int = 8000
@@ -73,7 +78,7 @@ class Settings(BaseSettings):
     reload_interval_s: float = Field(
         10.0,
         ge=0,
-        description="How often each process checks model_uri for a new champion; 0: never",
+        description="How often each process checks its model source for a new version; 0: never",
     )
     admin_token: SecretStr | None = Field(
         None,

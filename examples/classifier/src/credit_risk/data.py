@@ -1,14 +1,16 @@
-"""Stage 1, data: read the raw CSV, infer its schema, and split off the holdout once.
+"""Stage 2, data: read the raw CSV, infer its schema, and split off the test split once.
 
-The holdout (test) split is written to ``data/processed/`` the first time and read back
-every time after, so no model-selection decision (features, models, threshold) can ever
-be tuned on it: it is touched only to report the final numbers.
+The test split is written to ``data/processed/`` the first time and read back every time
+after, with the SHA-256 of the file it came from, so no decision (features, model,
+threshold, promotion) can ever be tuned on it: it is touched only to report numbers.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,6 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from .config import Settings
-from .tracking import fingerprint
 
 # The spellings of "no value" seen in public CSVs; the generator checks with the same list.
 NULL_TOKENS = ["", "na", "n/a", "nan", "null", "none", "?", "-", "#n/a"]
@@ -60,12 +61,44 @@ class Schema:
     def from_dict(cls, data: dict[str, Any]) -> Schema:
         return cls(**data)
 
+    def positive_scores(self, proba: np.ndarray) -> np.ndarray:
+        """P(positive class) from a ``predict_proba`` matrix (columns in ``classes`` order)."""
+        assert self.positive_class is not None
+        return proba[:, self.classes.index(self.positive_class)]
+
+    def predict_labels(self, proba: np.ndarray, threshold: float | None) -> np.ndarray:
+        """Labels: P(positive) against the threshold if binary, the likeliest class otherwise.
+
+        Training, evaluation and the service all call this one rule.
+        """
+        classes = np.array(self.classes, dtype=object)
+        if threshold is None or self.positive_class is None:
+            return classes[np.argmax(proba, axis=1)]
+        negative = next(name for name in self.classes if name != self.positive_class)
+        positive = self.positive_scores(proba) >= threshold
+        return np.where(positive, self.positive_class, negative)
+
     def features_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The feature columns with model dtypes: floats, and strings for categories."""
         columns = {name: pd.to_numeric(frame[name], errors="coerce") for name in self.numeric}
         columns |= {name: frame[name].astype("str") for name in self.categorical}
         features = pd.DataFrame(columns, index=frame.index)[self.features]
         return features.astype({name: "float64" for name in self.numeric})
+
+    def onnx_inputs(self, columns: Mapping[str, Sequence[Any]]) -> dict[str, np.ndarray]:
+        """The features as the compiled (ONNX) model reads them: one (rows, 1) array each.
+
+        Numbers as float32 (missing -> NaN); categories as text, missing as ``"nan"``,
+        which is what ``features_frame`` hands the pipeline, so both see the same input.
+        """
+        arrays = {
+            name: np.asarray(columns[name], dtype=np.float32).reshape(-1, 1)
+            for name in self.numeric
+        }
+        for name in self.categorical:
+            text = ["nan" if value is None else str(value) for value in columns[name]]
+            arrays[name] = np.asarray(text, dtype=object).reshape(-1, 1)
+        return arrays
 
     def labels(self, frame: pd.DataFrame) -> np.ndarray:
         """The target as strings, so "1" from a CSV and 1 from JSON mean the same class."""
@@ -74,7 +107,7 @@ class Schema:
 
 @dataclass(frozen=True)
 class Split:
-    """Raw train and holdout rows (all columns as read) and the schema of train."""
+    """Raw train and test rows (all columns as read) and the schema of train."""
 
     train: pd.DataFrame
     test: pd.DataFrame
@@ -151,19 +184,19 @@ def _looks_numeric(values: pd.Series) -> bool:
 
 
 def load_split(settings: Settings) -> Split:
-    """The train/holdout split: created (stratified, seeded) the first time, then reused."""
+    """The train/test split: created (stratified, seeded) the first time, then reused."""
     folder = settings.path(settings.processed_dir)
     train_path, test_path, meta_path = (
         folder / "train.csv",
         folder / "test.csv",
         folder / "split.json",
     )
-    source = fingerprint(settings.path(settings.data_file))
+    source = file_sha256(settings.path(settings.data_file))
     if meta_path.exists():
         meta = json.loads(meta_path.read_text())
         if meta["source_sha256"] != source:
             raise ValueError(
-                f"{settings.data_file} changed after the holdout was written; "
+                f"{settings.data_file} changed after the test split was written; "
                 f"delete {settings.processed_dir} to split the new data (old results "
                 "are then not comparable)"
             )
@@ -188,3 +221,12 @@ def load_split(settings: Settings) -> Split:
 
 def _read_text_csv(path: Path) -> pd.DataFrame:
     return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file: the split and every MLflow run record exactly which data they saw."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

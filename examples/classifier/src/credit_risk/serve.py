@@ -1,102 +1,129 @@
-"""Stage 6, serve: a FastAPI app built by ``create_app(settings)``, nothing done at import.
+"""Stage 8, serve: a FastAPI app built by ``create_app(settings)``, nothing done at import.
 
-The app loads the model once (``models/champion`` by default, or any registry URI in
-``<PREFIX>_MODEL_URI``), compiles it to the fast path and generates its request models
-from the training schema. Bad input is always a 4xx with a readable body: 422 for a
-wrong field or type, 413 for a body over ``max_body_bytes``. A background poll swaps in
-a new champion without a restart (``hot_reload.py``); ``/metadata`` names the version.
-Start: ``uvicorn --factory <package>.serve:app_from_env`` (``make serve``, one process)
-or the image's gunicorn command (``make serve-prod``), then open http://127.0.0.1:8000/docs.
+The app loads the served model once (``predict.py``) and generates its request models
+from the training schema, so the OpenAPI page at /docs lists every feature with its type.
+Bad input is a 4xx with a readable body (``ops/http.py``); a background poll swaps in a
+new champion without a restart (``ops/hot_reload.py``). Start: ``make serve`` (one
+process) or ``make serve-prod`` (the image's gunicorn command), then open /docs.
 """
 
 # No `from __future__ import annotations`: FastAPI must see the generated request
 # classes themselves in the endpoint signatures, not their names as strings.
 
-from dataclasses import dataclass
-from typing import Any
+import os
+from typing import Annotated, Any
 
-import numpy as np
-import pydantic_core
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
-from starlette.concurrency import run_in_threadpool
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    create_model,
+    with_config,
+)
+from typing_extensions import NotRequired, TypedDict
 
 from .config import Settings
-from .evaluate import predict_labels
-from .fastpath import FastModel
-from .hot_reload import Loaded, Reloader, ReloadRefused, admin_router
-from .predictions import PredictionLog
-from .register import ServedModel, load_model, model_version_at
-from .schemas import BatchPrediction, BatchReader, Prediction, batch_model, record_model
+from .data import Schema
+from .ops.hot_reload import Loaded, Reloader, ReloadRefused, admin_router
+from .ops.http import (
+    ERROR_RESPONSES,
+    Health,
+    Readiness,
+    add_http_plumbing,
+    json_response,
+)
+from .ops.predictions import PredictionLog
+from .predict import ServedModel, load_model, source_version
+
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 
 
-@dataclass(frozen=True)
-class Engine:
-    """A model, its compiled fast path and its readiness: swapped as one object."""
+class Prediction(BaseModel):
+    """One prediction: the label, its probability, every class's, and the model version."""
 
-    served: ServedModel
-    fast: FastModel
-    ready: bool
+    label: str
+    probability: float = Field(description="P(label): the probability of the returned label")
+    probabilities: dict[str, float]
+    model_version: str
 
 
-def compile_engine(served: ServedModel) -> Loaded[Engine]:
-    """Compile ``served`` and check that it scores a known-good (all-missing) record."""
-    fast = FastModel(served.pipeline, served.schema)
-    example = {name: None for name in served.schema.features}
-    ready = bool(np.isfinite(fast.predict_proba([example])).all())
-    return Loaded(Engine(served, fast, ready), served.version, f"{served.version}@{served.run_id}")
+class BatchPrediction(BaseModel):
+    predictions: list[Prediction]
+
+
+def request_models(schema: Schema, max_rows: int) -> tuple[Any, Any]:
+    """The request body of ``/predict`` (one record) and ``/predict/batch``, from the schema.
+
+    A record is a ``TypedDict`` keyed by the CSV's column names (any name a CSV allows,
+    which a class attribute would not). Numbers are finite floats; a category accepts any
+    text, and /docs lists the levels seen in training: an unseen one is predicted as
+    "unknown" rather than refused. Only features missing in training may be null or left
+    out; an unknown field is a 422, so a typo cannot become a silent default.
+    """
+    fields: dict[str, Any] = {}
+    for name in schema.features:
+        if name in schema.categorical:
+            levels = schema.categorical[name]
+            documented = {
+                "anyOf": [{"enum": levels}, {"type": "string"}],
+                "examples": levels[:1],
+            }
+            kind: Any = Annotated[str, WithJsonSchema(documented)]
+        else:
+            kind = FiniteFloat
+        fields[name] = NotRequired[kind | None] if name in schema.nullable else kind
+    config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+    record = with_config(config)(TypedDict("Record", fields))  # type: ignore[operator]
+    bounded = Annotated[list[record], Field(min_length=1, max_length=max_rows)]  # type: ignore[valid-type]
+    batch = create_model("Batch", __config__=ConfigDict(extra="forbid"), records=(bounded, ...))
+    return record, batch
 
 
 def create_app(settings: Settings | None = None, model: ServedModel | None = None) -> FastAPI:
-    """Build the service for ``model`` (loaded from ``settings.model_uri`` if not given).
+    """Build the service for ``model`` (loaded from the settings' source if not given).
 
-    A given ``model`` is served as is; one loaded from ``model_uri`` is replaced when the
-    source points at a new version (every ``reload_interval_s``, or on ``/admin/reload``).
+    A given ``model`` is served as is; a loaded one is replaced when the source points at
+    a new version (checked every ``reload_interval_s``, or on ``/admin/reload``).
     """
     settings = settings or Settings()
-    first = compile_engine(model or load_model(settings.model_uri, settings))
-    schema = first.model.served.schema
+    served = model or load_model(settings)
+    schema = served.schema
 
-    def reload_from_source() -> Loaded[Engine]:
+    def reload_from_source() -> Loaded[ServedModel]:
         """The source's current version, refused if requests would no longer fit it."""
-        loaded = compile_engine(load_model(settings.model_uri, settings))
-        if loaded.model.served.schema != schema:
+        new = load_model(settings)
+        if new.schema != schema:
             raise ReloadRefused("its features differ from the served ones: restart to serve it")
-        if not loaded.model.ready:
+        if not new.answers():
             raise ReloadRefused("it returns non-finite probabilities")
-        return loaded
+        return Loaded(new, new.version, f"{new.version}@{new.run_id}")
 
     reloader = Reloader(
-        first,
-        probe=lambda: model_version_at(settings.model_uri, settings),
+        Loaded(served, served.version, f"{served.version}@{served.run_id}"),
+        probe=lambda: source_version(settings),
         load=reload_from_source,
         interval_s=0 if model is not None else settings.reload_interval_s,
     )
-    Record = record_model(schema)
-    batch_reader = BatchReader(batch_model(Record, settings.max_batch_rows))
+    Record, Batch = request_models(schema, settings.max_batch_rows)
     log = PredictionLog.from_settings(settings, schema)
 
     def predict(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Probabilities from the fast path, labels at the validated threshold; logged if on."""
-        engine = reloader.current.model  # read once: a swap mid-request cannot mix models
-        served = engine.served
-        proba = engine.fast.predict_proba(records)
-        labels = predict_labels(proba, served.schema, served.threshold).tolist()
-        classes = served.schema.classes
-        if served.schema.positive_class is None:  # multiclass: P(the predicted label)
-            probability = proba.max(axis=1).tolist()
-        else:
-            probability = proba[:, classes.index(served.schema.positive_class)].tolist()
+        """Probabilities, labels at the validated threshold, P(label); logged if asked."""
+        current = reloader.current.model  # read once: a swap mid-request cannot mix models
+        proba = current.predict_proba({n: [r.get(n) for r in records] for n in schema.features})
+        labels = current.schema.predict_labels(proba, current.threshold).tolist()
+        column = {name: i for i, name in enumerate(current.schema.classes)}
         predictions = [
             {
                 "label": label,
-                "probability": p,
-                "probabilities": dict(zip(classes, row, strict=True)),
-                "model_version": served.version,
+                "probability": row[column[label]],
+                "probabilities": dict(zip(current.schema.classes, row, strict=True)),
+                "model_version": current.version,
             }
-            for label, p, row in zip(labels, probability, proba.tolist(), strict=True)
+            for label, row in zip(labels, proba.tolist(), strict=True)
         ]
         if log is not None:
             log.write(records, predictions)
@@ -104,127 +131,58 @@ def create_app(settings: Settings | None = None, model: ServedModel | None = Non
 
     app = FastAPI(
         title=f"{settings.model_name} classifier",
-        version=first.version,
+        version=served.version,
         lifespan=lambda _app: reloader.running(),
     )
     app.state.reloader = reloader
+    add_http_plumbing(app, settings.max_body_bytes)
     if settings.admin_token is not None:
         token = settings.admin_token.get_secret_value()
         app.include_router(admin_router(reloader, token, settings.admin_allow_remote))
 
-    # The response models document the API; the endpoints return ready JSON so FastAPI does
-    # not validate and re-encode what `predict` just built (a third of a request's time).
-    @app.post("/predict", response_model=Prediction)
-    async def predict_one(record: Record) -> Response:  # type: ignore[valid-type]
-        """Score one record. ``async``: ~50 us of numpy is cheaper than a thread hop."""
-        return _json(predict([record])[0])
+    # Plain `def` handlers run in FastAPI's thread pool, so numpy work and log writes never
+    # block the event loop. The response models document the API; `json_response` sends
+    # the dicts `predict` built without validating them a second time.
+    @app.post("/predict", response_model=Prediction, responses=ERROR_RESPONSES)
+    def predict_one(record: Record) -> Response:  # type: ignore[valid-type]
+        """Score one record."""
+        return json_response(predict([record])[0])
 
-    @app.post(
-        "/predict/batch",
-        response_model=BatchPrediction,
-        openapi_extra={"requestBody": batch_reader.request_body},
-    )
-    async def predict_batch(request: Request) -> Response:
-        """Score up to ``max_batch_rows`` records: parsed and validated in one pass
-        (``BatchReader``), scored in a worker thread, not blocking the event loop."""
-        body, content_type = await request.body(), request.headers.get("content-type", "")
-
-        def score() -> Response:
-            return _json({"predictions": predict(batch_reader.read(body, content_type))})
-
-        return await run_in_threadpool(score)
+    @app.post("/predict/batch", response_model=BatchPrediction, responses=ERROR_RESPONSES)
+    def predict_batch(batch: Batch) -> Response:  # type: ignore[valid-type]
+        """Score up to ``max_batch_rows`` records in one call."""
+        return json_response({"predictions": predict(batch.records)})  # type: ignore[attr-defined]
 
     @app.get("/health")
-    def health() -> dict[str, str]:
+    def health() -> Health:
         """Liveness: the process answers."""
-        return {"status": "ok"}
+        return Health()
 
-    @app.get("/ready")
-    def is_ready() -> JSONResponse:
-        """Readiness: the served model scored a known-good record when it was loaded."""
+    @app.get("/ready", response_model=Readiness, responses={503: {"model": Readiness}})
+    def ready() -> JSONResponse:
+        """Readiness: the served model scores a record with every feature missing."""
         current = reloader.current
-        body = {"ready": current.model.ready, "model_version": current.version}
-        return JSONResponse(body, 200 if current.model.ready else 503)
+        body = Readiness(ready=current.model.answers(), model_version=current.version)
+        return JSONResponse(body.model_dump(), 200 if body.ready else 503)
 
     @app.get("/metadata")
     def metadata() -> dict[str, Any]:
-        """What is being served: version, run, holdout metrics, threshold and schema."""
-        served = reloader.current.model.served
+        """What this worker serves: version, run, test metrics, threshold, schema, runtime."""
+        current = reloader.current.model
         return {
             "model_name": settings.model_name,
-            "model_version": served.version,
-            "run_id": served.run_id,
-            "model_uri": settings.model_uri if model is None else "(given in code)",
+            "model_version": current.version,
+            "run_id": current.run_id,
+            "test_metrics": current.metrics,
+            "threshold": current.threshold,
+            "runtime": "onnxruntime" if current.session is not None else "scikit-learn",
+            "model_source": "(in code)" if model else settings.model_uri or str(settings.model_dir),
             "reload_interval_s": reloader.interval_s,
-            "holdout_metrics": served.metrics,
-            "threshold": served.threshold,
-            "schema": served.schema.to_dict(),
+            "worker_pid": os.getpid(),
+            "schema": current.schema.to_dict(),
         }
 
-    @app.exception_handler(RequestValidationError)
-    async def readable_422(request: Request, error: RequestValidationError) -> JSONResponse:
-        """Where and what, without echoing the input (a NaN in it would not serialise)."""
-        detail = [
-            {"loc": list(item["loc"]), "msg": item["msg"], "type": item["type"]}
-            for item in error.errors()
-        ]
-        return JSONResponse({"detail": detail}, status_code=422)
-
-    document = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        """FastAPI's spec plus the schemas the batch body refers to (``BatchReader``)."""
-        spec = document()
-        spec["components"]["schemas"].update(batch_reader.definitions)
-        return spec
-
-    app.openapi = openapi  # type: ignore[method-assign]
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app
-
-
-class BodySizeLimit:
-    """ASGI middleware: 413 for a body over ``max_bytes``, declared or streamed."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await _too_large(self.max_bytes)(scope, receive, send)
-            return
-        seen = 0
-
-        async def counted() -> Message:
-            nonlocal seen
-            message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.max_bytes:
-                raise _BodyTooLarge
-            return message
-
-        try:
-            await self.app(scope, counted, send)
-        except _BodyTooLarge:
-            await _too_large(self.max_bytes)(scope, receive, send)
-
-
-class _BodyTooLarge(Exception):
-    pass
-
-
-def _json(content: Any) -> Response:
-    """Serialised by pydantic's Rust encoder: ~5x faster than ``json.dumps`` on a batch."""
-    return Response(pydantic_core.to_json(content), media_type="application/json")
-
-
-def _too_large(limit: int) -> JSONResponse:
-    return JSONResponse({"detail": f"request body over {limit} bytes"}, status_code=413)
 
 
 def app_from_env() -> FastAPI:

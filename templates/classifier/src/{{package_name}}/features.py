@@ -1,4 +1,4 @@
-"""Stage 2, features: one preprocessing recipe per model family, as sklearn transformers.
+"""Stage 3, features: one preprocessing recipe per model family, as sklearn transformers.
 
 Preprocessing lives *inside* each model's ``Pipeline`` (see ``train.py``), so during
 cross-validation medians, scales and category levels are learned from the training folds

@@ -1,35 +1,43 @@
-"""Stage 5, register: log the run to MLflow, register the model, move ``champion`` if better.
+"""Stage 6, register: log the run to MLflow, register the model, move ``champion`` if better.
 
-A run records what an interviewer asks about: parameters, CV and holdout metrics, plots,
-the data file's SHA-256 and the git commit. The model is saved with skops (no pickle),
-with its signature, an input example and the metadata the service needs (schema,
-threshold, metrics). The alias ``champion`` moves only when the new model's holdout
-PR-AUC beats the current champion's, so a worse retrain can never replace it silently.
+A run records what an interviewer asks about: parameters, CV and test-split metrics,
+plots, the data file's SHA-256 and the git commit. The model is saved with skops (no
+pickle), with its signature, an input example and the metadata the service needs
+(schema, threshold, test metrics), and beside it the same pipeline compiled to ONNX, which
+the service runs (``predict.py``). The alias ``champion`` moves only when the new model's
+cross-validated PR-AUC beats the champion's by ``promotion_margin``: the test split
+decides nothing, and a retrain within noise of the champion never replaces it.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 from dataclasses import dataclass
 from importlib.metadata import version as installed_version
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import mlflow
 import mlflow.sklearn
+import numpy as np
+import onnxruntime
 import pandas as pd
+from lightgbm import LGBMClassifier
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
+from onnxmltools.convert.lightgbm.operator_converters.LightGbm import convert_lightgbm
+from skl2onnx import convert_sklearn, update_registered_converter
+from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+from skl2onnx.common.shape_calculator import calculate_linear_classifier_output_shapes
 from sklearn.pipeline import Pipeline
 
-from . import champion, tracking
 from .config import Settings
-from .data import Schema
-
-if TYPE_CHECKING:
-    from .evaluate import Report
-    from .train import TrainResult
+from .data import Schema, file_sha256
+from .evaluate import Report
+from .ops import champion, tracking
+from .train import TrainResult
 
 # skops refuses to load types it does not know: these are LightGBM's and numpy's dtype
 # (a plain data type). MLflow checks the saved file against this list.
@@ -39,6 +47,16 @@ TRUSTED_TYPES = [
     "lightgbm.basic.Booster",
     "lightgbm.sklearn.LGBMClassifier",
 ]
+ONNX_FILE = "model.onnx"
+ONNX_TOLERANCE = 1e-6
+# skl2onnx converts scikit-learn itself; LightGBM's converter comes from onnxmltools.
+update_registered_converter(
+    LGBMClassifier,
+    "LightGbmLGBMClassifier",
+    calculate_linear_classifier_output_shapes,
+    convert_lightgbm,
+    options={"nocl": [True, False], "zipmap": [True, False, "columns"]},
+)
 
 
 @dataclass(frozen=True)
@@ -51,45 +69,42 @@ class Registration:
     message: str
 
 
-@dataclass(frozen=True)
-class ServedModel:
-    """A loaded model with everything the service reports about it."""
-
-    pipeline: Pipeline
-    schema: Schema
-    threshold: float | None
-    metrics: dict[str, float]
-    version: str
-    run_id: str
-
-
-def log_and_register(result: TrainResult, report: Report, settings: Settings) -> Registration:
+def log_and_register(
+    result: TrainResult, report: Report, settings: Settings, plots: list[Path]
+) -> Registration:
     """Log one MLflow run for this training, register its model, maybe promote it."""
     tracking.configure()
     schema = result.schema
     example = schema.features_frame(_example_rows(result.split.train, schema))
-    holdout = report.selected_metrics
+    data_sha256 = file_sha256(settings.path(settings.data_file))
     metadata = {
         "schema": schema.to_dict(),
         "threshold": result.threshold,
-        "holdout_metrics": holdout,
+        "test_metrics": report.selected_metrics,
         "model_family": result.selected,
     }
+    onnx_model, onnx_error = compile_onnx(result.model, schema, result.split.test)
     with mlflow.start_run() as run:
         mlflow.log_params(_params(result, settings))
         mlflow.set_tags(
             {
                 "git_commit": tracking.git_commit(),
-                "data_sha256": tracking.fingerprint(settings.path(settings.data_file)),
+                "data_sha256": data_sha256,
                 "selected_model": result.selected,
             }
         )
+        mlflow.log_metric("cv_pr_auc", result.cv_pr_auc[result.selected])
         mlflow.log_metrics({f"cv_pr_auc_{name}": value for name, value in result.cv_pr_auc.items()})
         for model_name, values in report.metrics.items():
-            prefix = "holdout" if model_name == report.selected else f"holdout_{model_name}"
-            mlflow.log_metrics({f"{prefix}_{key}": value for key, value in values.items()})
-        for plot in report.plots:
+            suffix = "" if model_name == report.selected else f"_{model_name}"
+            mlflow.log_metrics({f"test_{key}{suffix}": value for key, value in values.items()})
+        mlflow.log_metric("onnx_max_abs_diff", onnx_error)
+        for plot in plots:
             mlflow.log_artifact(str(plot), artifact_path="plots")
+        if onnx_model is not None:
+            with tempfile.TemporaryDirectory() as folder:
+                (Path(folder) / ONNX_FILE).write_bytes(onnx_model)
+                mlflow.log_artifact(str(Path(folder) / ONNX_FILE), artifact_path="onnx")
         info = mlflow.sklearn.log_model(
             result.model,
             name="model",
@@ -103,10 +118,33 @@ def log_and_register(result: TrainResult, report: Report, settings: Settings) ->
             registered_model_name=settings.model_name,
         )
     version = str(info.registered_model_version)
-    promoted, message = promote_if_better(settings.model_name, version, holdout["pr_auc"])
+    cv = result.cv_pr_auc[result.selected]
+    promoted, message = promote_if_better(settings, version, cv, data_sha256)
     if promoted:
         export_champion(settings, version)
     return Registration(run.info.run_id, version, promoted, message)
+
+
+def compile_onnx(
+    pipeline: Pipeline, schema: Schema, test: pd.DataFrame
+) -> tuple[bytes | None, float]:
+    """The fitted pipeline as ONNX, and its largest difference from the pipeline on ``test``.
+
+    None when the difference is over ``ONNX_TOLERANCE``: the service then runs the
+    pipeline itself, slower but exact.
+    """
+    inputs = [(name, FloatTensorType([None, 1])) for name in schema.numeric]
+    inputs += [(name, StringTensorType([None, 1])) for name in schema.categorical]
+    options = {id(pipeline.named_steps["model"]): {"zipmap": False}}
+    opsets = {"": 17, "ai.onnx.ml": 3}  # what skl2onnx and onnxmltools both support
+    onnx = convert_sklearn(pipeline, initial_types=inputs, options=options, target_opset=opsets)
+    onnx_bytes = onnx.SerializeToString()
+    session = onnxruntime.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
+    features = schema.features_frame(test)
+    columns = {name: features[name].tolist() for name in schema.features}
+    compiled = session.run(None, schema.onnx_inputs(columns))[1]
+    error = float(np.abs(compiled - pipeline.predict_proba(features)).max())
+    return (onnx_bytes if error <= ONNX_TOLERANCE else None), error
 
 
 def _example_rows(train: pd.DataFrame, schema: Schema, n_rows: int = 5) -> pd.DataFrame:
@@ -145,31 +183,41 @@ def _params(result: TrainResult, settings: Settings) -> dict[str, Any]:
     }
 
 
-def promote_if_better(model_name: str, version: str, pr_auc: float) -> tuple[bool, str]:
-    """Point ``champion`` at ``version`` if its holdout PR-AUC beats the current champion."""
-    client = MlflowClient()
-    current = champion.champion_version(client, model_name)
+def promote_if_better(
+    settings: Settings, version: str, cv_pr_auc: float, data_sha256: str
+) -> tuple[bool, str]:
+    """Point ``champion`` at ``version`` if its CV PR-AUC beats the champion's by the margin.
+
+    Both numbers are pooled out-of-fold scores on the training split, so they compare only
+    when both runs saw the same data file: after a data change the champion stays and the
+    message says how to promote by hand.
+    """
+    client, name = MlflowClient(), settings.model_name
+    current = champion.champion_version(client, name)
     if current is None:
-        reason = f"{model_name} v{version} is the first champion (holdout PR-AUC {pr_auc:.4f})"
-        champion.promote(client, model_name, version, reason)
+        reason = f"{name} v{version} is the first champion (CV PR-AUC {cv_pr_auc:.4f})"
+        champion.promote(client, name, version, reason)
         return True, reason
-    current_run = client.get_model_version(model_name, current).run_id
-    best = client.get_run(current_run).data.metrics.get("holdout_pr_auc", float("-inf"))
-    if pr_auc > best:
+    run = client.get_run(str(client.get_model_version(name, current).run_id))
+    best = run.data.metrics.get("cv_pr_auc", float("-inf"))
+    stays = f"champion stays v{current} (CV PR-AUC {best:.4f}); v{version} is registered"
+    if run.data.tags.get("data_sha256") != data_sha256:
+        return False, f"{stays}: trained on other data, compare them and `make rollback VERSION=N`"
+    if cv_pr_auc > best + settings.promotion_margin:
         reason = (
-            f"{model_name} v{version} is the new champion: holdout PR-AUC {pr_auc:.4f} "
-            f"beats v{current}'s {best:.4f}"
+            f"{name} v{version} is the new champion: CV PR-AUC {cv_pr_auc:.4f} beats "
+            f"v{current}'s {best:.4f} by more than {settings.promotion_margin}"
         )
-        champion.promote(client, model_name, version, reason)
+        champion.promote(client, name, version, reason)
         return True, reason
     return False, (
-        f"champion stays v{current} (holdout PR-AUC {best:.4f}); "
-        f"v{version} scored {pr_auc:.4f} and is registered without the alias"
+        f"{stays} without the alias: its CV PR-AUC {cv_pr_auc:.4f} is not "
+        f"{settings.promotion_margin} above"
     )
 
 
 def export_champion(settings: Settings, version: str) -> Path:
-    """Copy a registered version's MLflow model folder to ``models/champion`` for the service.
+    """Copy a registered version's model folder (and its ONNX) to ``model_dir`` to serve.
 
     A container then needs only this folder, not the tracking server. ``registry.json``
     names the version (a running service watches it to follow promotions and rollbacks) and
@@ -179,16 +227,17 @@ def export_champion(settings: Settings, version: str) -> Path:
     """
     client = MlflowClient()
     run_id = str(client.get_model_version(settings.model_name, version).run_id)
-    target = settings.path(settings.models_dir) / "champion"
-    staging = target.with_name("champion.tmp")
+    target = settings.path(settings.model_dir)
+    staging = target.with_name(target.name + ".tmp")
     shutil.rmtree(staging, ignore_errors=True)
     mlflow.artifacts.download_artifacts(
         f"models:/{settings.model_name}/{version}", dst_path=str(staging)
     )
+    download_onnx(run_id, staging)
     (staging / "example_request.json").write_text(json.dumps(_example(staging), indent=2) + "\n")
     registry = {"model_name": settings.model_name, "version": version, "run_id": run_id}
     (staging / "registry.json").write_text(json.dumps(registry) + "\n")
-    old = target.with_name("champion.old")
+    old = target.with_name(target.name + ".old")
     shutil.rmtree(old, ignore_errors=True)
     if target.exists():
         target.rename(old)
@@ -204,52 +253,10 @@ def _example(model_dir: Path) -> dict[str, Any]:
     return dict(row.where(row.notna(), None).to_dict("records")[0])
 
 
-def model_version_at(uri: str, settings: Settings) -> str:
-    """``<version>@<run id>`` that ``uri`` points at now: cheap, so a service can poll it."""
-    local = _local_folder(uri, settings)
-    if local is not None:
-        registry = json.loads((local / "registry.json").read_text())
-        return f"{registry['version']}@{registry['run_id']}"
-    tracking.configure()
-    return "@".join(_registry_version(uri))
-
-
-def load_model(uri: str, settings: Settings) -> ServedModel:
-    """Load a model folder (``models/champion``) or a registry URI (``models:/NAME@champion``)."""
-    local = _local_folder(uri, settings)
-    if local is not None:
-        if not (local / "MLmodel").exists():
-            raise FileNotFoundError(f"no MLflow model in {local}: run `make train` first")
-        source = str(local)
-        registry = json.loads((local / "registry.json").read_text())
-        version, run_id = registry["version"], registry["run_id"]
-    else:
-        tracking.configure()
-        source = uri
-        version, run_id = _registry_version(uri)
-    metadata = mlflow.models.get_model_info(source).metadata or {}
-    return ServedModel(
-        pipeline=mlflow.sklearn.load_model(source),
-        schema=Schema.from_dict(metadata["schema"]),
-        threshold=metadata["threshold"],
-        metrics=metadata["holdout_metrics"],
-        version=version,
-        run_id=run_id,
-    )
-
-
-def _local_folder(uri: str, settings: Settings) -> Path | None:
-    if "://" in uri or uri.startswith("models:"):
-        return None
-    return settings.path(Path(uri))
-
-
-def _registry_version(uri: str) -> tuple[str, str]:
-    name, _, alias = uri.removeprefix("models:/").partition("@")
-    client = MlflowClient()
-    if alias:
-        found = client.get_model_version_by_alias(name, alias)
-    else:
-        name, _, number = name.partition("/")
-        found = client.get_model_version(name, number)
-    return str(found.version), str(found.run_id)
+def download_onnx(run_id: str, folder: Path) -> None:
+    """Put the run's ONNX file (if it logged one) into ``folder``."""
+    logged = [item.path for item in MlflowClient().list_artifacts(run_id, "onnx")]
+    if f"onnx/{ONNX_FILE}" in logged:
+        mlflow.artifacts.download_artifacts(
+            run_id=run_id, artifact_path=f"onnx/{ONNX_FILE}", dst_path=str(folder)
+        )

@@ -16,13 +16,13 @@ from mlflow.entities import Run
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from . import tracking
 from .config import PROJECT_ROOT, Settings
 from .data import read_raw
+from .evaluate import COLUMNS as METRICS
 from .evaluate import MAJORITY
-from .readme_blocks import SUMMARY_FILE, ReadmeBlockError, update_readme, write_summary
+from .ops import tracking
+from .ops.readme_blocks import SUMMARY_FILE, ReadmeBlockError, update_readme, write_summary
 
-METRICS = ("pr_auc", "roc_auc", "f1", "precision", "recall", "brier")
 COLUMNS = {"pr_auc": "PR-AUC", "roc_auc": "ROC-AUC", "f1": "F1", "brier": "Brier (lower is better)"}
 REPRODUCE = "make install train report"
 MODEL_NAMES = {"lightgbm": "LightGBM", "logistic_regression": "logistic-regression"}
@@ -39,15 +39,15 @@ class RunFacts:
     run_id: str
     source: str  # "champion vN" or "latest run"
     selected: str
-    holdout: dict[str, dict[str, float]]  # model -> metric -> value, selected model first
+    test: dict[str, dict[str, float]]  # model -> metric -> value, selected model first
     cv_pr_auc: dict[str, float]
     params: dict[str, str]
 
     @property
     def best_alternative(self) -> str | None:
         """The strongest other trained model (the majority-class rule does not count)."""
-        others = [name for name in self.holdout if name not in (self.selected, MAJORITY)]
-        return max(others, key=lambda name: self.holdout[name]["pr_auc"], default=None)
+        others = [name for name in self.test if name not in (self.selected, MAJORITY)]
+        return max(others, key=lambda name: self.test[name]["pr_auc"], default=None)
 
 
 def find_run(client: MlflowClient, settings: Settings) -> tuple[Run, str]:
@@ -61,7 +61,7 @@ def find_run(client: MlflowClient, settings: Settings) -> tuple[Run, str]:
     runs = (
         client.search_runs(
             [experiment.experiment_id],
-            filter_string="metrics.holdout_pr_auc >= 0",
+            filter_string="metrics.test_pr_auc >= 0",
             order_by=["attributes.start_time DESC"],
             max_results=1,
         )
@@ -74,24 +74,22 @@ def find_run(client: MlflowClient, settings: Settings) -> tuple[Run, str]:
 
 
 def run_facts(run: Run, source: str) -> RunFacts:
-    """Group the run's flat metric names (``holdout_<model>_<metric>``) by model."""
+    """Group the run's flat metric names (``test_<metric>[_<model>]``) by model."""
     metrics, params = run.data.metrics, run.data.params
     selected = params.get("selected_model", "selected")
-    holdout: dict[str, dict[str, float]] = {selected: {}}
+    test: dict[str, dict[str, float]] = {selected: {}}
     cv_pr_auc: dict[str, float] = {}
     for key, value in metrics.items():
         if key.startswith("cv_pr_auc_"):
             cv_pr_auc[key.removeprefix("cv_pr_auc_")] = value
             continue
-        if not key.startswith("holdout_"):
+        rest = key.removeprefix("test_")
+        metric = next((m for m in METRICS if rest == m or rest.startswith(f"{m}_")), None)
+        if rest == key or metric is None:
             continue
-        rest = key.removeprefix("holdout_")
-        metric = next((m for m in METRICS if rest == m or rest.endswith(f"_{m}")), None)
-        if metric is None:
-            continue
-        model = selected if rest == metric else rest.removesuffix(f"_{metric}")
-        holdout.setdefault(model, {})[metric] = value
-    return RunFacts(run.info.run_id, source, selected, holdout, cv_pr_auc, params)
+        model = selected if rest == metric else rest.removeprefix(f"{metric}_")
+        test.setdefault(model, {})[metric] = value
+    return RunFacts(run.info.run_id, source, selected, test, cv_pr_auc, params)
 
 
 def dataset_block(settings: Settings, facts: RunFacts) -> str:
@@ -105,10 +103,10 @@ def dataset_block(settings: Settings, facts: RunFacts) -> str:
     ids = ", ".join(settings.drop_columns)
     dropped = f"; dropped as IDs: {ids}" if ids else ""
     most_missing = f"; most in `{worst}` ({missing.max():.1%})" if worst else ""
-    split = f"{_count(facts, 'n_train')} train, {_count(facts, 'n_test')} holdout"
+    split = f"{_count(facts, 'n_train')} train, {_count(facts, 'n_test')} test"
     rows = [
         ("data", f"`{settings.data_file.as_posix()}`"),
-        ("rows", f"{len(frame):,} ({split}, the holdout written once)"),
+        ("rows", f"{len(frame):,} ({split}, the test split written once)"),
         ("target", f"`{settings.target}`: {balance}"),
         ("features", f"{len(features)} columns{dropped}"),
         ("missing values", f"{missing.mean():.1%} of cells{most_missing}"),
@@ -117,10 +115,10 @@ def dataset_block(settings: Settings, facts: RunFacts) -> str:
 
 
 def comparison_block(facts: RunFacts) -> str:
-    """Every model's holdout metrics beside its cross-validation PR-AUC."""
-    header = ("model", "CV PR-AUC", *(f"holdout {title}" for title in COLUMNS.values()))
+    """Every model's test-split metrics beside its cross-validation PR-AUC."""
+    header = ("model", "CV PR-AUC", *(f"test {title}" for title in COLUMNS.values()))
     rows = []
-    for model, values in facts.holdout.items():
+    for model, values in facts.test.items():
         name = f"**{model}** (selected)" if model == facts.selected else model
         cv = facts.cv_pr_auc.get(model)
         cells = [f"{values[key]:.3f}" if key in values else "" for key in COLUMNS]
@@ -130,7 +128,7 @@ def comparison_block(facts: RunFacts) -> str:
         f"Selected by {facts.params.get('cv_folds', '?')}-fold CV PR-AUC on the training split; "
         + (
             f"decision threshold {float(threshold):.3f} chosen on out-of-fold predictions "
-            f"({facts.params.get('threshold_objective', '?')}), never on the holdout."
+            f"({facts.params.get('threshold_objective', '?')}), never on the test split."
             if threshold not in (None, "None")
             else "multiclass: the label is the most likely class."
         )
@@ -140,15 +138,15 @@ def comparison_block(facts: RunFacts) -> str:
 
 def headline_block(facts: RunFacts) -> str:
     """One sentence with the headline number, its baselines and where it comes from."""
-    ours = facts.holdout[facts.selected]["pr_auc"]
-    parts = [f"**Holdout PR-AUC {ours:.3f}** for {facts.selected}"]
+    ours = facts.test[facts.selected]["pr_auc"]
+    parts = [f"**Test PR-AUC {ours:.3f}** for {facts.selected}"]
     if alternative := facts.best_alternative:
-        parts.append(f"vs {facts.holdout[alternative]['pr_auc']:.3f} for {alternative}")
-    if MAJORITY in facts.holdout:
-        parts.append(f"and {facts.holdout[MAJORITY]['pr_auc']:.3f} for the majority-class rule")
+        parts.append(f"vs {facts.test[alternative]['pr_auc']:.3f} for {alternative}")
+    if MAJORITY in facts.test:
+        parts.append(f"and {facts.test[MAJORITY]['pr_auc']:.3f} for the majority-class rule")
     return (
         " ".join(parts)
-        + f", on {_count(facts, 'n_test')} holdout rows that no model selection saw.\n\n"
+        + f", on {_count(facts, 'n_test')} test rows that no decision saw.\n\n"
         + f"MLflow run `{facts.run_id}` ({facts.source}); reproduce with `{REPRODUCE}`."
     )
 
@@ -156,25 +154,25 @@ def headline_block(facts: RunFacts) -> str:
 def resume_bullets(facts: RunFacts, settings: Settings) -> list[str]:
     """Two resume lines built only from the run's numbers.
 
-    The comparison names the other model only when ours beat it on the holdout; when
-    it did not (CV picked ours, the holdout disagreed within its noise), a resume line
+    The comparison names the other model only when ours beat it on the test split; when
+    it did not (CV picked ours, the test split disagreed within its noise), a resume line
     claims the lift over chance, which the majority-class rule measures.
     """
-    ours = facts.holdout[facts.selected]["pr_auc"]
+    ours = facts.test[facts.selected]["pr_auc"]
     versus = ""
     alternative = facts.best_alternative
-    if alternative and facts.holdout[alternative]["pr_auc"] < ours:
-        versus = f" vs {facts.holdout[alternative]['pr_auc']:.3f} for {_name(alternative)}"
-    elif MAJORITY in facts.holdout:
-        versus = f" vs {facts.holdout[MAJORITY]['pr_auc']:.3f} for the majority-class baseline"
+    if alternative and facts.test[alternative]["pr_auc"] < ours:
+        versus = f" vs {facts.test[alternative]['pr_auc']:.3f} for {_name(alternative)}"
+    elif MAJORITY in facts.test:
+        versus = f" vs {facts.test[MAJORITY]['pr_auc']:.3f} for the majority-class baseline"
     rows = sum(int(facts.params.get(key, 0)) for key in ("n_train", "n_test"))
     return [
         f"Built a {_name(facts.selected)} classifier for `{settings.target}` on {rows:,} rows: "
-        f"holdout PR-AUC {ours:.3f}{versus}, with a leak-free scikit-learn pipeline, "
+        f"test PR-AUC {ours:.3f}{versus}, with a leak-free scikit-learn pipeline, "
         f"{facts.params.get('cv_folds', '?')}-fold CV and a validation-chosen threshold.",
         "Tracked every run in MLflow with a model registry whose `champion` alias moves only "
-        "on a better holdout PR-AUC, and served the champion over FastAPI with a compiled "
-        "fast path.",
+        "on a cross-validated PR-AUC gain over a set margin, and served the champion over "
+        "FastAPI as the pipeline compiled to ONNX.",
     ]
 
 
@@ -185,8 +183,8 @@ def _name(model: str) -> str:
 def quotable_metrics(facts: RunFacts) -> dict[str, float]:
     """The numbers a user may quote, named as in the comparison table."""
     quotable = {f"cv_pr_auc.{model}": value for model, value in facts.cv_pr_auc.items()}
-    for model, values in facts.holdout.items():
-        quotable.update({f"holdout.{model}.{key}": value for key, value in values.items()})
+    for model, values in facts.test.items():
+        quotable.update({f"test.{model}.{key}": value for key, value in values.items()})
     return quotable
 
 

@@ -1,7 +1,9 @@
-"""``make bench``: one table, one model, four ways to serve it.
+"""How fast is the service, and compared with what? ``make bench``: one model, served five ways.
 
-Rows: the compiled fast path in-process; our ``/predict``; ``mlflow models serve`` on the
-same model folder; a naive FastAPI endpoint that builds a pandas DataFrame per request.
+Rows: the served model called in-process (the ONNX session, or the pipeline when no ONNX
+was logged) and the scikit-learn pipeline on a one-row DataFrame, for the floor; our
+``/predict``; ``mlflow models serve`` on the same model folder; a naive FastAPI endpoint
+that builds a pandas DataFrame per request; an empty FastAPI endpoint, for the ceiling.
 Columns: req/s, p50 and p99 latency for single records at concurrency 8, and rows/s for
 1,000-row batches. The load comes from ``wrk`` (its own process, bounded duration), so
 the Python client is never the bottleneck. Results depend on the machine: run it where
@@ -21,50 +23,49 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import mlflow
 import numpy as np
 import pandas as pd
 from fastapi import FastAPI
 
-from .config import PROJECT_ROOT, Settings
-from .data import load_split
-from .fastpath import FastModel
-from .register import load_model
+from ..config import PROJECT_ROOT, Settings
+from ..data import load_split
+from ..predict import ServedModel, load_model
 
 CONCURRENCY = 8
 BATCH_ROWS = 1000
 _UNIT_MS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 
 
-def holdout_records(settings: Settings) -> list[dict[str, Any]]:
-    """Holdout rows as JSON-ready records (missing values as null)."""
-    served = load_model(settings.model_uri, settings)
+def sample_records(settings: Settings) -> list[dict[str, Any]]:
+    """Test-split rows as JSON-ready records (missing values as null)."""
+    served = load_model(settings)
     features = served.schema.features_frame(load_split(settings).test)
     return features.astype(object).where(features.notna(), None).to_dict("records")
 
 
 def in_process(
-    settings: Settings, records: list[dict[str, Any]], seconds: float
+    predict: Callable[[list[dict[str, Any]]], Any], records: list[dict[str, Any]], seconds: float
 ) -> dict[str, float]:
-    """The fast path called directly: the floor any HTTP server adds its cost to."""
-    fast = FastModel(*_pipeline_and_schema(settings))
+    """``predict`` called directly: the floor any HTTP server adds its cost to."""
     latencies = []
     deadline = time.perf_counter() + seconds
     index = 0
     while time.perf_counter() < deadline:
         record = records[index % len(records)]
         start = time.perf_counter()
-        fast.predict_proba([record])
+        predict([record])
         latencies.append(time.perf_counter() - start)
         index += 1
     batch = (records * (BATCH_ROWS // len(records) + 1))[:BATCH_ROWS]
     start, calls = time.perf_counter(), 0
     while time.perf_counter() - start < seconds / 2 or calls < 3:
-        fast.predict_proba(batch)
+        predict(batch)
         calls += 1
     batch_seconds = (time.perf_counter() - start) / calls
     ms = np.array(latencies) * 1e3
@@ -76,15 +77,19 @@ def in_process(
     }
 
 
-def _pipeline_and_schema(settings: Settings) -> tuple[Any, Any]:
-    served = load_model(settings.model_uri, settings)
-    return served.pipeline, served.schema
+def served_in_process(served: ServedModel) -> Callable[[list[dict[str, Any]]], Any]:
+    """What the service calls per request: feature columns in, probabilities out."""
+    names = served.schema.features
+    return lambda records: served.predict_proba({n: [r.get(n) for r in records] for n in names})
+
+
+def _pipeline(settings: Settings) -> Any:
+    return mlflow.sklearn.load_model(str(settings.path(settings.model_dir)))
 
 
 def naive_app() -> FastAPI:
     """The endpoint most tutorials write: a DataFrame and the whole pipeline per request."""
-    settings = Settings()
-    pipeline, _ = _pipeline_and_schema(settings)
+    pipeline = _pipeline(Settings())
     app = FastAPI()
 
     @app.post("/predict")
@@ -191,7 +196,7 @@ def http_rows(
     python = sys.executable
     batch = (records * (BATCH_ROWS // len(records) + 1))[:BATCH_ROWS]
     uvicorn = [python, "-m", "uvicorn", "--factory", "--no-access-log", "--log-level", "warning"]
-    package = __package__
+    package = __package__.rpartition(".")[0]  # the project's package, not .ops
     servers = {
         "our /predict": (
             [*uvicorn, f"{package}.serve:app_from_env"],
@@ -201,19 +206,19 @@ def http_rows(
         ),
         "mlflow models serve": (
             [python, "-m", "mlflow", "models", "serve", "-m",
-             str(settings.path(Path(settings.model_uri))), "--env-manager", "local"],
+             str(settings.path(settings.model_dir)), "--env-manager", "local"],
             "/ping",
             ("/invocations", {"dataframe_records": [records[0]]}),
             ("/invocations", {"dataframe_records": batch}),
         ),
         "naive FastAPI + pandas": (
-            [*uvicorn, f"{package}.bench:naive_app"],
+            [*uvicorn, f"{package}.ops.bench:naive_app"],
             "/docs",
             ("/predict", records[0]),
             ("/predict/batch", {"records": batch}),
         ),
         "empty FastAPI (ceiling)": (
-            [*uvicorn, f"{package}.bench:empty_app"],
+            [*uvicorn, f"{package}.ops.bench:empty_app"],
             "/docs",
             ("/predict", records[0]),
             ("/predict", {"records": batch}),
@@ -249,8 +254,16 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10, help="duration of each load run")
     args = parser.parse_args()
     settings = Settings()
-    records = holdout_records(settings)
-    rows = {"in-process fast path": in_process(settings, records, min(args.seconds, 5))}
+    records = sample_records(settings)
+    served, pipeline, seconds = load_model(settings), _pipeline(settings), min(args.seconds, 5)
+    rows = {
+        "in-process, served": in_process(served_in_process(served), records, seconds),
+        "in-process, sklearn": in_process(
+            lambda batch: pipeline.predict_proba(served.schema.features_frame(pd.DataFrame(batch))),
+            records,
+            seconds,
+        ),
+    }
     if shutil.which("wrk") is None:
         print_table(rows)
         print(

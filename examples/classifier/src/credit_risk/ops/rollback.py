@@ -1,9 +1,9 @@
 """``make rollback``: point ``champion`` back at the previous version, and serve it.
 
 The alias moves in the registry (recorded as an event, see ``champion.py``), then the
-version is exported to ``models/champion``. A running service follows either way within
-its poll interval: one serving ``models:/NAME@champion`` watches the alias, one serving
-the folder watches ``models/champion/registry.json``. No restart, no image rebuild.
+version is exported to ``models/champion``. A running service follows within its poll
+interval (``hot_reload.py``): it watches ``models/champion/registry.json``, or the alias
+itself when it serves ``models:/NAME@champion``. No restart, no image rebuild.
 
     make rollback               # the champion before the current one
     make rollback VERSION=3     # a version by number
@@ -17,9 +17,9 @@ import sys
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from ..config import Settings
+from ..register import export_champion
 from . import champion, tracking
-from .config import Settings
-from .register import export_champion
 
 
 def roll_back(settings: Settings, to: str | None = None) -> champion.Move:

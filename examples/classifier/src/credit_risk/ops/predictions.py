@@ -1,6 +1,6 @@
-"""The service's prediction log: what was asked and what was answered, for drift checks.
+"""What did the service see and answer? The prediction log, the input of ``make drift``.
 
-Opt-in (``<PREFIX>_PREDICTION_LOG=true``). Each worker process appends JSON lines to its
+Opt-in (``CREDIT_RISK_PREDICTION_LOG=true``). Each worker process appends JSON lines to its
 own file under ``logs/predictions/``, so workers never interleave half-lines. A file rolls
 over at ``prediction_log_file_mb`` and the oldest files are deleted once the folder passes
 ``prediction_log_max_mb``: the log can never fill the disk. Columns whose names look
@@ -20,8 +20,8 @@ from typing import IO, Any
 
 import pandas as pd
 
-from .config import Settings
-from .data import Schema
+from ..config import Settings
+from ..data import Schema
 
 _MB = 1024 * 1024
 # Column names that usually hold personal data: kept out of the log unless allowed.
@@ -69,7 +69,7 @@ class PredictionLog:
         )
 
     def write(self, records: list[Mapping[str, Any]], predictions: list[Mapping[str, Any]]) -> None:
-        """Record each request with its answer (label, probability, model version)."""
+        """Record each request with its answer (label, P(label), model version)."""
         now = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
         lines = "".join(
             json.dumps(
@@ -129,6 +129,9 @@ def read_log(directory: Path) -> pd.DataFrame:
                 if not line.endswith("\n"):
                     continue  # a line still being written by a live worker
                 entry = json.loads(line)
-                context = {"time": entry["time"], "model_version": entry["model_version"]}
+                context = {
+                    "time": entry["time"],
+                    "model_version": entry["model_version"],
+                }
                 rows.append(entry["features"] | context)
     return pd.DataFrame(rows)

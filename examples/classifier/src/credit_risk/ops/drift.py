@@ -1,4 +1,4 @@
-"""Monitoring: does live data still look like the data the model was trained on?
+"""How would you know the model is going stale? Compare live data with the training data.
 
 ``make drift`` compares a current sample (the service's prediction log, or any CSV given
 as ``INPUT=...``) with the training split, one feature at a time:
@@ -29,11 +29,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .config import Settings
-from .data import Schema, read_table
-from .evaluate import positive_scores
+from ..config import Settings
+from ..data import Schema, read_table
+from ..predict import ServedModel, load_model
 from .predictions import read_log
-from .register import ServedModel, load_model
 
 MISSING = "(missing)"
 UNSEEN = "(unseen)"
@@ -210,12 +209,10 @@ def as_text(frame: pd.DataFrame) -> pd.DataFrame:
 
 def model_scores(frame: pd.DataFrame, served: ServedModel) -> pd.Series:
     """The model's output on ``frame``: P(positive) for binary, else the predicted label."""
-    schema = served.schema
-    features = schema.features_frame(frame.reindex(columns=schema.features))
-    proba = served.pipeline.predict_proba(features)
+    schema, proba = served.schema, served.predict_frame(frame)
     if schema.positive_class is not None:
-        return pd.Series(positive_scores(proba, schema))
-    return pd.Series(np.asarray(schema.classes, dtype=object)[proba.argmax(axis=1)])
+        return pd.Series(schema.positive_scores(proba))
+    return pd.Series(schema.predict_labels(proba, threshold=None))
 
 
 _STYLE = """
@@ -280,7 +277,7 @@ def run(settings: Settings, input_path: Path | None = None) -> DriftReport:
     else:
         log_dir = settings.path(settings.prediction_log_dir)
         current, source = as_text(read_log(log_dir)), f"prediction log {log_dir}"
-    served = load_model(settings.model_uri, settings)
+    served = load_model(settings)
     limits = Thresholds(
         psi=settings.drift_psi,
         alpha=settings.drift_alpha,

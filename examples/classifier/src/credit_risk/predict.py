@@ -1,0 +1,120 @@
+"""Stage 7, predict: load the served model and turn feature columns into probabilities.
+
+The model is the folder ``models/champion`` that ``register.py`` exports (``model_dir``),
+or a registry URI in ``CREDIT_RISK_MODEL_URI`` (``models:/credit_risk@champion``).
+It runs the pipeline compiled to ONNX, by onnxruntime: no DataFrame, no
+``ColumnTransformer`` per request, and ``register.py`` logged the ONNX file only after
+checking it equals the pipeline within 1e-6 on the test split. A run without one is served
+by the scikit-learn pipeline itself: slower, same answers. The service, ``make evaluate``,
+``make drift`` and ``make bench`` all predict through ``ServedModel``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import onnxruntime
+import pandas as pd
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from .config import Settings
+from .data import Schema
+from .ops import tracking
+
+ONNX_FILE = "model.onnx"  # in the model folder, and under onnx/ in the run (register.py)
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """A loaded model with everything the service reports about it.
+
+    ``session`` runs the ONNX file; ``pipeline`` is the scikit-learn original, loaded only
+    when the run logged no ONNX (its conversion was not exact enough to serve).
+    """
+
+    schema: Schema
+    threshold: float | None
+    metrics: dict[str, float]
+    version: str
+    run_id: str
+    session: onnxruntime.InferenceSession | None = None
+    pipeline: Any = None
+
+    def predict_proba(self, columns: Mapping[str, Sequence[Any]]) -> np.ndarray:
+        """Class probabilities (columns in ``schema.classes`` order) for feature columns."""
+        if self.session is not None:
+            return np.asarray(self.session.run(None, self.schema.onnx_inputs(columns))[1])
+        frame = pd.DataFrame({name: list(columns[name]) for name in self.schema.features})
+        return np.asarray(self.pipeline.predict_proba(self.schema.features_frame(frame)))
+
+    def predict_frame(self, frame: pd.DataFrame) -> np.ndarray:
+        """Class probabilities for raw rows as read from a CSV (extra columns are ignored)."""
+        features = self.schema.features_frame(frame.reindex(columns=self.schema.features))
+        return self.predict_proba({name: features[name].tolist() for name in self.schema.features})
+
+    def answers(self) -> bool:
+        """Readiness: finite probabilities for a record with every feature missing."""
+        proba = self.predict_proba({name: [None] for name in self.schema.features})
+        return bool(np.isfinite(proba).all())
+
+
+def onnx_session(model: bytes) -> onnxruntime.InferenceSession:
+    """One thread per session: a web server scales with processes, not with threads."""
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = options.inter_op_num_threads = 1
+    return onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+
+
+def load_model(settings: Settings) -> ServedModel:
+    """The model ``model_uri`` names if set, else the exported folder ``model_dir``."""
+    onnx: Path | None
+    if settings.model_uri:
+        tracking.configure()
+        source = settings.model_uri
+        version, run_id = _registry_version(source)
+        try:
+            onnx = Path(mlflow.artifacts.download_artifacts(f"runs:/{run_id}/onnx/{ONNX_FILE}"))
+        except (MlflowException, OSError):  # the run logged none: serve the pipeline
+            onnx = None
+    else:
+        folder = settings.path(settings.model_dir)
+        if not (folder / "MLmodel").exists():
+            raise FileNotFoundError(f"no MLflow model in {folder}: run `make train` first")
+        source = str(folder)
+        registry = json.loads((folder / "registry.json").read_text())
+        version, run_id = registry["version"], registry["run_id"]
+        onnx = folder / ONNX_FILE if (folder / ONNX_FILE).exists() else None
+    metadata = mlflow.models.get_model_info(source).metadata or {}
+    schema = Schema.from_dict(metadata["schema"])
+    runtime: dict[str, Any] = {"session": onnx_session(onnx.read_bytes())} if onnx else {}
+    if onnx is None:
+        runtime["pipeline"] = mlflow.sklearn.load_model(source)
+    threshold, metrics = metadata["threshold"], metadata["test_metrics"]
+    return ServedModel(schema, threshold, metrics, version, run_id, **runtime)
+
+
+def source_version(settings: Settings) -> str:
+    """``<version>@<run id>`` the source points at now: cheap, so every worker can poll it."""
+    if settings.model_uri:
+        tracking.configure()
+        return "@".join(_registry_version(settings.model_uri))
+    registry = json.loads((settings.path(settings.model_dir) / "registry.json").read_text())
+    return f"{registry['version']}@{registry['run_id']}"
+
+
+def _registry_version(uri: str) -> tuple[str, str]:
+    name, _, alias = uri.removeprefix("models:/").partition("@")
+    client = MlflowClient()
+    if alias:
+        found = client.get_model_version_by_alias(name, alias)
+    else:
+        name, _, number = name.partition("/")
+        found = client.get_model_version(name, number)
+    return str(found.version), str(found.run_id)
