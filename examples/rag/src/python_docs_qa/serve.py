@@ -1,4 +1,4 @@
-"""Stage 8, serve: the question page and the JSON API, built by ``create_app(settings)``.
+"""Stage 9, serve: the question page and the JSON API, built by ``create_app(settings)``.
 
 ``GET /`` is one static page (HTML, CSS and JS files, no build step). It inserts corpus
 text and answers with ``textContent`` only, and is sent with a strict
@@ -22,7 +22,7 @@ from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from .answer import Assistant, LLMError, build_assistant
+from .answer import Answer, Assistant, LLMError, build_assistant
 from .config import Settings
 from .embeddings import limit_threads
 from .ops.http import ERROR_RESPONSES, Health, Problem, Readiness, add_http_plumbing, json_response
@@ -34,30 +34,6 @@ PAGE_CSP = (
     "img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 HEADERS = {"x-frame-options": "DENY"}  # nosniff and no-referrer come with ops/http.py
-
-
-class Citation(BaseModel):
-    """A numbered passage the answer is drawn from."""
-
-    n: int
-    title: str
-    source: str
-    anchor: str
-    url: str
-    snippet: str
-    score: float
-
-
-class AskResponse(BaseModel):
-    """An answer, its citations and how long retrieval took."""
-
-    answer: str
-    citations: list[Citation]
-    refused: bool = Field(description="True when retrieval was too unsure to answer")
-    confidence: float = Field(description="Cosine similarity of the best passage")
-    retrieval_ms: float
-    backend: str
-    mode: str
 
 
 class Metadata(BaseModel):
@@ -97,14 +73,14 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     app = FastAPI(title=f"{settings.model_name} question answering")
     responses = {**ERROR_RESPONSES, 502: {"model": Problem, "description": "Chat backend failed"}}
 
-    @app.post("/ask", response_model=AskResponse, responses=responses)
+    @app.post("/ask", response_model=Answer, responses=responses)
     def ask(request: AskRequest) -> Response:
         """Answer from the top ``k`` passages, with numbered citations (or refuse)."""
         try:
             answer = assistant.ask(request.question, request.k)
         except LLMError as error:
             return json_response({"detail": str(error)}, status_code=502)
-        return json_response(answer.to_dict())
+        return json_response(answer)
 
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:

@@ -1,4 +1,4 @@
-"""Stage 6, answer: retrieve, refuse when unsure, then answer with numbered citations.
+"""Stage 7, answer: retrieve, refuse when unsure, then answer with numbered citations.
 
 The default answerer is extractive: it quotes the sentences of the top passages that
 share the most words with the question, each followed by ``[n]``, the number of the
@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -42,27 +41,15 @@ class Citation:
 
 @dataclass
 class Answer:
-    """What ``/ask`` returns."""
+    """What ``/ask`` returns (its OpenAPI schema too)."""
 
     answer: str
     citations: list[Citation]
-    refused: bool
-    confidence: float
+    refused: bool  # True when retrieval was too unsure to answer
+    confidence: float  # cosine similarity of the question to the best passage
     retrieval_ms: float
     backend: str
     mode: str
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready, numbers rounded for display."""
-        return {
-            "answer": self.answer,
-            "citations": [vars(c) for c in self.citations],
-            "refused": self.refused,
-            "confidence": round(self.confidence, 4),
-            "retrieval_ms": round(self.retrieval_ms, 2),
-            "backend": self.backend,
-            "mode": self.mode,
-        }
 
 
 class Assistant:
@@ -79,10 +66,10 @@ class Assistant:
         started = time.perf_counter()
         vector = None if mode == "bm25" else self.retriever.embed(question)
         hits = self.retriever.search(question, k, mode, vector)
-        retrieval_ms = (time.perf_counter() - started) * 1000
+        retrieval_ms = round((time.perf_counter() - started) * 1000, 2)
         if vector is None:  # BM25 alone: the refusal still needs the dense similarity
             vector = self.retriever.embed(question)
-        confidence = self.retriever.confidence(vector, hits)
+        confidence = round(self.retriever.confidence(vector, hits), 4)
         citations = [_citation(n, hit) for n, hit in enumerate(hits, start=1)]
         backend = self.settings.answer_backend
         if confidence < self.settings.min_confidence or not hits:

@@ -1,4 +1,4 @@
-"""Stage 2, chunk: cut sections into overlapping passages small enough to embed whole.
+"""Stage 3, chunk: cut sections into overlapping passages small enough to embed whole.
 
 MiniLM reads at most ``max_seq_length`` tokens (128 here: about 90 words), so passages
 of about ``chunk_words`` words are what the dense model actually sees; the overlap

@@ -1,12 +1,9 @@
-"""Stage 1, read: turn corpus files into titled sections that keep where they came from.
+"""Stage 2, read: turn corpus files into titled sections that keep where they came from.
 
 Every section carries its source path, a title and an anchor, so a passage cut from it
-can be cited. reStructuredText is parsed by docutils, the reference implementation; the
-Sphinx roles and directives it does not know (``:func:``, ``.. function::``,
-``.. versionadded::``) are registered as generic ones that keep their text, and a
-top-level ``.. function::`` becomes its own section anchored at the qualified name, as
-in the Python docs. Markdown, plain text, HTML and PDF get small readers of their own.
-A file that cannot be used is skipped with one line saying why.
+can be cited. reStructuredText goes through docutils (``rst.py``); Markdown, plain text,
+HTML and PDF get small readers here. A file that cannot be used is skipped with one line
+saying why; a folder with nothing usable is an error.
 """
 
 from __future__ import annotations
@@ -19,10 +16,7 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 
-from docutils import nodes
-from docutils.core import publish_doctree
-from docutils.parsers.rst import Directive, directives, roles
-from docutils.parsers.rst.languages import en
+from . import rst
 
 # The corpus contract (the generator checks a user's folder against the same values).
 DOCUMENT_SUFFIXES = frozenset({".md", ".markdown", ".rst", ".txt", ".html", ".htm", ".pdf"})
@@ -141,161 +135,62 @@ def _markdown_sections(text: str, source: str, title: str) -> Iterator[Section]:
     yield from _section(source, doc_title, heading, slugify(heading), "\n".join(body))
 
 
-# reStructuredText: docutils, taught just enough Sphinx to keep its text ----------------
-
-_OBJECTS = frozenset(
-    {"function", "method", "class", "exception", "attribute", "data", "decorator",
-     "classmethod", "staticmethod", "coroutinefunction", "coroutinemethod", "envvar",
-     "cmdoption", "option", "describe", "pdbcommand", "decoratormethod", "abstractmethod"}
-)  # fmt: skip
-_DROPPED = frozenset(
-    {"index", "toctree", "contents", "sectionauthor", "moduleauthor", "highlight", "include",
-     "literalinclude", "testsetup", "testcleanup", "raw", "image", "figure", "audit-event",
-     "tabularcolumns", "only", "program", "productionlist", "sectnum", "availability"}
-)  # fmt: skip
-_LABELS = {
-    "versionadded": "New in version",
-    "versionchanged": "Changed in version",
-    "deprecated": "Deprecated since version",
-    "deprecated-removed": "Deprecated since version",
-}
-_CODE = frozenset({"code", "code-block", "sourcecode", "doctest", "testcode", "testoutput"})
-_SKIPPED_NODES = (nodes.title, nodes.target, nodes.substitution_definition, nodes.docinfo)
-_SETTINGS = {"report_level": 5, "halt_level": 5, "warning_stream": False, "doctitle_xform": False,
-             "file_insertion_enabled": False, "raw_enabled": False}  # fmt: skip
-
-
-class _AnyOption(dict[str, object]):
-    """An option spec that accepts every option (``:synopsis:``, ``:noindex:``...)."""
-
-    def __getitem__(self, key: str) -> object:
-        return directives.unchanged
-
-
-class _SphinxDirective(Directive):
-    """Any directive docutils does not know: its argument and content kept as text."""
-
-    optional_arguments, final_argument_whitespace, has_content = 1, True, True
-    option_spec = _AnyOption(any=directives.unchanged)
-
-    def run(self) -> list[nodes.Node]:
-        name, argument = self.name, " ".join(" ".join(self.arguments).split())
-        if name in _DROPPED or name.startswith("c:"):
-            return []
-        if name in ("module", "currentmodule"):
-            self.state.document["module"] = argument
-            return []
-        if name in _CODE:
-            return [nodes.literal_block(text="\n".join(self.content))]
-        container = _Object() if name in _OBJECTS else nodes.container()
-        if name in _OBJECTS:
-            module = self.state.document.get("module", "")
-            bare = argument.split("(")[0].split("[")[0]
-            container["name"] = f"{module}.{argument}" if module and "." not in bare else argument
-        elif name in _LABELS or argument:  # `.. versionadded:: 3.2 text`: version, then text
-            version, _, rest = argument.partition(" ") if name in _LABELS else ("", "", argument)
-            inline, _ = self.state.inline_text(rest, self.lineno)
-            label = [nodes.Text(f"{_LABELS[name]} {version}: ")] if name in _LABELS else []
-            container += nodes.paragraph("", "", *label, *inline)
-        self.state.nested_parse(self.content, self.content_offset, container)
-        return [container]
-
-
-class _Object(nodes.General, nodes.Element):
-    """A ``.. function::``-like object: a section of its own when it is not nested."""
-
-    def astext(self) -> str:
-        return f"{self['name']}\n\n{super().astext()}"
-
-
-def _role(name, rawtext, text, lineno, inliner, options=None, content=None):  # type: ignore[no-untyped-def]
-    """Any role (``:func:`~shutil.copy```): its text, or its title when it has one."""
-    title = re.match(r"^(.+?)\s*<[^>]*>$", text, flags=re.DOTALL)
-    return [nodes.literal(rawtext, title.group(1) if title else text.lstrip("~!"))], []
-
-
 def rst_sections(text: str, source: str, title: str) -> Iterator[Section]:
-    """Split reST at headings and at top-level Sphinx object directives."""
-    for name in set(re.findall(r"^\s*\.\.\s+([\w:.-]+)::", text, flags=re.MULTILINE)):
-        if name not in en.directives or name in _OBJECTS | _DROPPED | _CODE:
-            directives.register_directive(name, _SphinxDirective)
-    for name in set(re.findall(r":([A-Za-z][\w.+-]*(?::[\w.+-]+)?):`", text)):
-        roles.register_local_role(name, _role)
-    tree = publish_doctree(text, settings_overrides=_SETTINGS)
-    for node in [*tree.findall(nodes.system_message), *tree.findall(nodes.comment)]:
-        node.parent.remove(node)
-    parts: list[tuple[str, str, list[str]]] = [("", "", [])]
-    doc_title = _walk(tree, parts, [])
+    """reST sections, split at headings and top-level Sphinx objects (``rst.py``)."""
+    doc_title, parts = rst.parse(text)
     for heading, anchor, body in parts:
-        yield from _section(source, doc_title[0] if doc_title else title, heading, anchor,
-                            "\n\n".join(body))  # fmt: skip
+        anchor = slugify(heading) if anchor is None else anchor
+        yield from _section(source, doc_title or title, heading, anchor, body)
 
 
-def _walk(
-    node: nodes.Element, parts: list[tuple[str, str, list[str]]], doc_title: list[str]
-) -> list[str]:
-    """Append ``(heading, anchor, texts)`` per section in document order; the first
-    heading names the document (returned as a one-item list, empty when there is none)."""
-    for child in node.children:
-        if isinstance(child, nodes.section):
-            name = child[0].astext().replace(" --- ", " — ")
-            parts.append(("", "", []) if not doc_title else (name, slugify(name), []))
-            doc_title = doc_title or [name]
-            _walk(child, parts, doc_title)
-        elif isinstance(child, _Object) and isinstance(node, (nodes.section, nodes.document)):
-            name = child["name"]
-            parts.append((name, name.split("(")[0].strip(), [nodes.Element.astext(child)]))
-        elif not isinstance(child, _SKIPPED_NODES):
-            parts[-1][2].append(child.astext())
-    return doc_title
+# HTML: the visible text of the main content, split at h1-h3 ----------------------------
 
-
-# HTML: visible text of the main content, split at h1-h3 --------------------------------
-
-_INVISIBLE = frozenset({"script", "style", "noscript", "template", "svg"})
-_CHROME = frozenset({"nav", "aside", "footer", "form", "button", "dialog", "header"})
+_HIDDEN = frozenset(
+    {"script", "style", "noscript", "template", "svg", "nav", "aside", "footer", "form",
+     "button", "dialog"}
+)  # fmt: skip
 
 
 class _HtmlText(HTMLParser):
-    """Text and headings, inside ``<main>``/``<article>`` kept apart: when a page has one,
-    only that is indexed, so menus, sidebars and pop-ups are never passages or titles."""
+    """Headings and text; text inside ``<main>``/``<article>`` is marked, and when a page has
+    one only that is kept, so menus, sidebars and pop-ups are never passages or titles."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
-        self.title, self.has_main, self.heading = "", False, None
+        self.title, self.has_main, self.heading = "", False, ""
         self.parts: list[tuple[str, str, bool, list[tuple[str, bool]]]] = [("", "", False, [])]
-        self._skip = self._main = 0
-        self._in_title = False
+        self._open: list[str] = []  # the hidden, main, title and heading tags now open
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _INVISIBLE or tag in _CHROME and not (tag == "header" and self._main):
-            self._skip += 1
-        elif tag in ("main", "article") or dict(attrs).get("role") == "main":
-            self._main, self.has_main = self._main + 1, True
-        elif tag in ("h1", "h2", "h3") and not self._skip:
-            self.heading = ["", dict(attrs).get("id") or ""]
-        self._in_title |= tag == "title"
+        main = tag in ("main", "article") or dict(attrs).get("role") == "main"
+        self.has_main |= main
+        if tag in _HIDDEN or (tag == "header" and "main" not in self._open):
+            self._open.append("hidden")
+        elif main or tag == "title" or tag in ("h1", "h2", "h3"):
+            self._open.append("main" if main else tag)
+            self.heading, self._id = "", dict(attrs).get("id") or ""
         if tag in ("p", "br", "li", "div", "tr", "pre"):
             self.handle_data("\n")
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in _INVISIBLE or tag in _CHROME and not (tag == "header" and self._main):
-            self._skip = max(0, self._skip - 1)
-        elif tag in ("main", "article"):
-            self._main = max(0, self._main - 1)
-        elif tag in ("h1", "h2", "h3") and self.heading is not None:
-            name = " ".join(self.heading[0].split())
-            self.parts.append((name, self.heading[1] or slugify(name), self._main > 0, []))
-            self.heading = None
-        self._in_title &= tag != "title"
+        kinds = {"main": "main", "article": "main", "header": "hidden", "title": "title"}
+        kind = "hidden" if tag in _HIDDEN else kinds.get(tag, tag)
+        if kind not in self._open:
+            return
+        self._open.remove(kind)  # the innermost of that kind
+        if kind in ("h1", "h2", "h3") and "hidden" not in self._open:
+            name = " ".join(self.heading.split())
+            self.parts.append((name, self._id or slugify(name), "main" in self._open, []))
 
     def handle_data(self, data: str) -> None:
-        if self._in_title:
+        if "hidden" in self._open:
+            return
+        if "title" in self._open:
             self.title += data
-        elif self.heading is not None and not self._skip:
-            self.heading[0] += data
-        elif not self._skip:
-            self.parts[-1][3].append((data, self._main > 0))
+        elif any(h in self._open for h in ("h1", "h2", "h3")):
+            self.heading += data
+        else:
+            self.parts[-1][3].append((data, "main" in self._open))
 
 
 def _html_sections(text: str, source: str, title: str) -> Iterator[Section]:
@@ -308,8 +203,9 @@ def _html_sections(text: str, source: str, title: str) -> Iterator[Section]:
     doc_title = headings[0] if headings else re.split(r"\s+[-|–—]\s+", page.title.strip())[0]
     for name, anchor, _, body in parts:
         heading = "" if name == doc_title else name
-        text = re.sub(r"[ \t]+", " ", "".join(t for t, main in body if main or not page.has_main))
-        yield from _section(source, doc_title or title, heading, anchor if heading else "", text)
+        text = "".join(t for t, in_main in body if in_main or not page.has_main)
+        yield from _section(source, doc_title or title, heading, anchor if heading else "",
+                            re.sub(r"[ \t]+", " ", text))  # fmt: skip
 
 
 def _pdf_sections(path: Path, source: str) -> list[Section]:

@@ -1,4 +1,4 @@
-"""Stage 3, embed: MiniLM sentence embeddings, loaded offline, cached per document on disk.
+"""Stage 4, embed: MiniLM sentence embeddings, loaded offline, cached per document on disk.
 
 Embedding is the slow part of ingest (tens of passages per second on a laptop CPU), so
 every document's vectors are cached under a key made of the model's fingerprint and the

@@ -1,4 +1,4 @@
-"""Stage 7, evaluate: BM25, dense and hybrid side by side on the test questions.
+"""Stage 8, evaluate: BM25, dense and hybrid side by side on the test questions.
 
 For every test question each retriever ranks the whole index; a question is a hit at k
 when a passage of its gold section is in the top k. Reported per retriever: recall@1,

@@ -1,4 +1,4 @@
-"""Stage 4, ingest (``make ingest``): corpus folder -> passages -> vectors -> index on disk.
+"""Stage 5, ingest (``make ingest``): corpus folder -> passages -> vectors -> index on disk.
 
 The index is built in a temporary folder and moved into place with one rename, so a
 failure (a bad file, Ctrl-C) leaves the previous index untouched: nothing is ever half

@@ -29,6 +29,7 @@ from .retrieval import EVALUATION_FILE, IndexMissingError
 
 STAGES: tuple[str, ...] = (
     "config",
+    "rst",
     "documents",
     "chunking",
     "embeddings",

@@ -80,8 +80,7 @@ def read_bench(settings: Settings) -> dict[str, dict[str, float]]:
 def dataset_block(facts: RunFacts, settings: Settings) -> str:
     """The corpus card: what was indexed and what it was evaluated with."""
     metrics, params = facts.metrics, facts.params
-    answers = _answers()
-    if answers.get("corpus") == "python-docs":
+    if (settings.path(settings.corpus_dir) / "python-docs.passages.jsonl.gz").is_file():
         corpus = (
             "Python 3.11 documentation (PSF licence, `data/python-docs.LICENSE`): the FAQ, "
             "the tutorial, the glossary and the most-linked library pages"
@@ -220,18 +219,6 @@ def report(settings: Settings, readme: Path) -> tuple[RunFacts, bool]:
         resume_bullets=resume_bullets(facts, bench),
     )
     return facts, changed
-
-
-def _answers() -> dict[str, str]:
-    """The template answers (``corpus``: python-docs or custom) without a YAML dependency."""
-    path = PROJECT_ROOT / ".copier-answers.yml"
-    answers = {}
-    if path.is_file():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            key, _, value = line.partition(": ")
-            if value and not key.startswith("#"):
-                answers[key.strip()] = value.strip().strip('"')
-    return answers
 
 
 def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
