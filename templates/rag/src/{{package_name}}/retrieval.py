@@ -35,7 +35,7 @@ STOPWORDS = frozenset(
 
 
 class IndexMissingError(RuntimeError):
-    """No usable index on disk (the message says to run `make ingest`)."""
+    """No usable index on disk (the message says to run `make train`)."""
 
 
 def tokenize(text: str) -> list[str]:
@@ -80,18 +80,18 @@ class Index:
 
     @classmethod
     def load(cls, folder: Path) -> Index:
-        """Read what ``make ingest`` wrote; BM25 is rebuilt in memory (seconds at most)."""
+        """Read what ingest wrote; BM25 is rebuilt in memory (seconds at most)."""
         missing = [name for name in INDEX_FILES if not (folder / name).is_file()]
         if missing:
             raise IndexMissingError(
-                f"no index in {folder} ({missing[0]} missing): run `make ingest`"
+                f"no index in {folder} ({missing[0]} missing): run `make train`"
             )
         with (folder / "passages.jsonl").open(encoding="utf-8") as handle:
             passages = [Passage(**json.loads(line)) for line in handle if line.strip()]
         embeddings = np.load(folder / "embeddings.npy", allow_pickle=False)
         manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
         if len(passages) != len(embeddings):
-            raise IndexMissingError(f"index in {folder} is inconsistent: run `make ingest` again")
+            raise IndexMissingError(f"index in {folder} is inconsistent: run `make train` again")
         try:
             evaluation = json.loads((folder / EVALUATION_FILE).read_text(encoding="utf-8"))
         except (OSError, ValueError):
