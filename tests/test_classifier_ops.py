@@ -6,7 +6,7 @@
   alias and a live multi-worker service on models/champion both follow without a restart.
 - The image's start command, read from the Dockerfile, run from a fresh `pip install .`
   with 4 workers: /ready, the HEALTHCHECK command, and a bounded wrk load with 0 errors.
-- Drift: `make drift INPUT=...` is quiet on the holdout and names the shifted features of
+- Drift: `make drift INPUT=...` is quiet on the test split and names the shifted features of
   a shifted copy; so is `make drift` on the prediction log of a live service fed that copy.
 Every server binds 127.0.0.1 on a free port and is stopped in a finally block.
 """
@@ -189,7 +189,7 @@ def test_image_command_serves_four_workers_under_load(installed: tuple[Path, str
     env |= image_env  # what the image sets, then what differs outside a container:
     env |= {
         "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}",
-        f"{prefix}_MODEL_URI": str(project / "models/champion"),  # /app is the project
+        f"{prefix}_MODEL_DIR": str(project / "models/champion"),  # /app is the project
         f"{prefix}_HOST": "127.0.0.1",
         f"{prefix}_PORT": str(port),
         f"{prefix}_WORKERS": "4",
@@ -223,14 +223,14 @@ def test_image_command_serves_four_workers_under_load(installed: tuple[Path, str
 # --- drift: from a file and from a live service's prediction log ----------------------
 
 
-def _shifted_holdout(project: Path) -> Path:
-    """The holdout with Income doubled and the two commonest Home values swapped."""
-    holdout = pd.read_csv(project / "data/processed/test.csv", dtype=str, keep_default_na=False)
-    income = pd.to_numeric(holdout["Income"], errors="coerce") * 2
-    holdout["Income"] = income.map(lambda v: "" if pd.isna(v) else f"{v:g}")
-    holdout["Home"] = holdout["Home"].replace({"owner": "rent", "rent": "owner"})
+def _shifted_test_split(project: Path) -> Path:
+    """The test split with Income doubled and the two commonest Home values swapped."""
+    test = pd.read_csv(project / "data/processed/test.csv", dtype=str, keep_default_na=False)
+    income = pd.to_numeric(test["Income"], errors="coerce") * 2
+    test["Income"] = income.map(lambda v: "" if pd.isna(v) else f"{v:g}")
+    test["Home"] = test["Home"].replace({"owner": "rent", "rent": "owner"})
     path = project / "shifted.csv"
-    holdout.to_csv(path, index=False)
+    test.to_csv(path, index=False)
     return path
 
 
@@ -248,7 +248,7 @@ def _drift(project: Path, env: dict[str, str], *args: str) -> tuple[int, str, di
 
 
 @pytest.mark.slow
-def test_drift_is_quiet_on_the_holdout_and_names_shifted_features(
+def test_drift_is_quiet_on_the_test_split_and_names_shifted_features(
     installed: tuple[Path, str, Path],
 ) -> None:
     project, package, _ = installed
@@ -257,7 +257,7 @@ def test_drift_is_quiet_on_the_holdout_and_names_shifted_features(
     assert code == 0, out
     assert "nothing over the thresholds" in out
 
-    shifted = _shifted_holdout(project)
+    shifted = _shifted_test_split(project)
     code, out, loud = _drift(project, env, f"INPUT={shifted}")
     assert code != 0
     assert "drift: 2 over the thresholds: Income, Home" in out, out
@@ -287,7 +287,7 @@ def test_drift_is_quiet_on_the_holdout_and_names_shifted_features(
     assert code != 0
     assert "Income, Home" in out, out
     print(
-        f"\ndrift PSI, holdout: Income {quiet['Income']}, Home {quiet['Home']}, "
+        f"\ndrift PSI, test split: Income {quiet['Income']}, Home {quiet['Home']}, "
         f"max {max(quiet.values())}; shifted file: Income {loud['Income']}, Home {loud['Home']}; "
         f"shifted via the log ({len(records)} requests): Income {logged['Income']}, "
         f"Home {logged['Home']}"

@@ -27,6 +27,11 @@ from mlportfolio.answers import UserInputs
 from mlportfolio.render import NewProject, new_project
 
 PYTHON = sys.executable
+# modules rendered from templates/includes, the same in every kind
+SHARED_INCLUDES = (
+    "tracking", "champion", "rollback", "hot_reload", "gunicorn_conf", "readme_blocks", "http",
+    "test_layout", "test_tracking",
+)  # fmt: skip
 
 
 def _wine_csv(folder: Path) -> Path:
@@ -139,10 +144,14 @@ def test_classifier_renders_trains_and_serves(
     trained = _run(["make", "train"], project, project_env)
     assert "is the first champion" in trained
     assert "Failed to validate serving input example" not in trained
+    assert (project / "models/champion/model.onnx").is_file()  # the ONNX form matched
+    rescored = _run(["make", "evaluate"], project, project_env)
+    assert "served v1" in rescored and (project / "reports/metrics.json").is_file()
     prediction = _serve_and_predict(project, package, project_env)
     first_200 = time.perf_counter() - started
     print(f"\n{case}: render -> trained -> registered -> first 200 in {first_200:.1f} s")
-    assert 0.0 <= float(prediction["probability"]) <= 1.0  # type: ignore[arg-type]
+    probabilities = prediction["probabilities"]
+    assert prediction["probability"] == probabilities[prediction["label"]]  # type: ignore[index]
     assert prediction["model_version"] == "1"
 
     if case == "wine-multiclass":  # retrain: same data and seed tie, so no promotion
@@ -180,3 +189,16 @@ def test_settings_use_the_package_name(tmp_path: Path) -> None:
     config = (project / "src" / "my_model" / "config.py").read_text()
     assert 'ENV_PREFIX = "MY_MODEL_"' in config
     assert 'model_name: str = "my_model"' in config
+
+
+def test_rendered_text_names_the_real_package_and_no_retired_words(tmp_path: Path) -> None:
+    project = new_project(NewProject(kind="classifier", dest=tmp_path / "my-model", git=False)).path
+    shared = {f"{name}.py" for name in SHARED_INCLUDES}  # checked where the includes are
+    for path in [*project.rglob("*.py"), *project.rglob("*.md"), project / "Makefile"]:
+        if path.name in shared:
+            continue
+        text = path.read_text()
+        for stale in ("<package>", "<PREFIX>", "fastpath", "schemas.py"):
+            assert stale not in text, f"{path.relative_to(project)}: {stale}"
+    stages = (project / "src" / "my_model" / "pipeline.py").read_text()
+    assert 'STAGES = ("config", "data", "features", "train", "evaluate", "register"' in stages

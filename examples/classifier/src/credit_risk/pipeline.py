@@ -3,8 +3,9 @@
 ``STAGES`` names the stage modules in the order the README walks through them; a stage
 imports only earlier ones (``tests/test_layout.py`` checks it). Training is one MLflow
 run: split, cross-validate, score the test split, register, and move ``champion`` only
-by the rule in ``register.py``. ``python -m credit_risk.pipeline evaluate`` (``make evaluate``)
-re-scores what ``make serve`` serves on the test split; it logs and decides nothing.
+by the rule in ``register.py``. ``make evaluate`` runs
+``python -m credit_risk.pipeline evaluate``:
+it re-scores what ``make serve`` serves on the test split, and logs and decides nothing.
 """
 
 from __future__ import annotations

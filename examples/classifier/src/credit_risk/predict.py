@@ -1,8 +1,9 @@
 """Stage 7, predict: load the served model and turn feature columns into probabilities.
 
 The model is the folder ``models/champion`` that ``register.py`` exports (``model_dir``),
-or a registry URI in ``CREDIT_RISK_MODEL_URI`` (``models:/credit_risk@champion``).
-It runs the pipeline compiled to ONNX, by onnxruntime: no DataFrame, no
+or a registry URI such as ``models:/credit_risk@champion`` in
+``CREDIT_RISK_MODEL_URI``.
+It runs the pipeline compiled to ONNX, by onnxruntime: no DataFrame and no
 ``ColumnTransformer`` per request, and ``register.py`` logged the ONNX file only after
 checking it equals the pipeline within 1e-6 on the test split. A run without one is served
 by the scikit-learn pipeline itself: slower, same answers. The service, ``make evaluate``,
@@ -50,7 +51,8 @@ class ServedModel:
     def predict_proba(self, columns: Mapping[str, Sequence[Any]]) -> np.ndarray:
         """Class probabilities (columns in ``schema.classes`` order) for feature columns."""
         if self.session is not None:
-            return np.asarray(self.session.run(None, self.schema.onnx_inputs(columns))[1])
+            inputs = [item.name for item in self.session.get_inputs()]
+            return np.asarray(self.session.run(None, self.schema.onnx_feed(inputs, columns))[1])
         frame = pd.DataFrame({name: list(columns[name]) for name in self.schema.features})
         return np.asarray(self.pipeline.predict_proba(self.schema.features_frame(frame)))
 

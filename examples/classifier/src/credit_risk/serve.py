@@ -15,26 +15,13 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    WithJsonSchema,
-    create_model,
-    with_config,
-)
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model, with_config
 from typing_extensions import NotRequired, TypedDict
 
 from .config import Settings
 from .data import Schema
 from .ops.hot_reload import Loaded, Reloader, ReloadRefused, admin_router
-from .ops.http import (
-    ERROR_RESPONSES,
-    Health,
-    Readiness,
-    add_http_plumbing,
-    json_response,
-)
+from .ops.http import ERROR_RESPONSES, Health, Readiness, add_http_plumbing, json_response
 from .ops.predictions import PredictionLog
 from .predict import ServedModel, load_model, source_version
 
@@ -67,10 +54,7 @@ def request_models(schema: Schema, max_rows: int) -> tuple[Any, Any]:
     for name in schema.features:
         if name in schema.categorical:
             levels = schema.categorical[name]
-            documented = {
-                "anyOf": [{"enum": levels}, {"type": "string"}],
-                "examples": levels[:1],
-            }
+            documented = {"anyOf": [{"enum": levels}, {"type": "string"}], "examples": levels[:1]}
             kind: Any = Annotated[str, WithJsonSchema(documented)]
         else:
             kind = FiniteFloat

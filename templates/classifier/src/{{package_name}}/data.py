@@ -85,20 +85,21 @@ class Schema:
         features = pd.DataFrame(columns, index=frame.index)[self.features]
         return features.astype({name: "float64" for name in self.numeric})
 
-    def onnx_inputs(self, columns: Mapping[str, Sequence[Any]]) -> dict[str, np.ndarray]:
-        """The features as the compiled (ONNX) model reads them: one (rows, 1) array each.
+    def onnx_feed(
+        self, inputs: Sequence[str], columns: Mapping[str, Sequence[Any]]
+    ) -> dict[str, np.ndarray]:
+        """The features as the ONNX model's ``inputs`` (one per feature, in order) read them.
 
         Numbers as float32 (missing -> NaN); categories as text, missing as ``"nan"``,
         which is what ``features_frame`` hands the pipeline, so both see the same input.
+        The converter renames inputs it cannot use as is (``a/b`` -> ``a_b``), hence the
+        names come from the model and the order from the schema.
         """
-        arrays = {
-            name: np.asarray(columns[name], dtype=np.float32).reshape(-1, 1)
-            for name in self.numeric
-        }
+        arrays = [np.asarray(columns[name], dtype=np.float32) for name in self.numeric]
         for name in self.categorical:
             text = ["nan" if value is None else str(value) for value in columns[name]]
-            arrays[name] = np.asarray(text, dtype=object).reshape(-1, 1)
-        return arrays
+            arrays.append(np.asarray(text, dtype=object))
+        return {name: array.reshape(-1, 1) for name, array in zip(inputs, arrays, strict=True)}
 
     def labels(self, frame: pd.DataFrame) -> np.ndarray:
         """The target as strings, so "1" from a CSV and 1 from JSON mean the same class."""

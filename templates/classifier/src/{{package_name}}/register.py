@@ -142,7 +142,8 @@ def compile_onnx(
     session = onnxruntime.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
     features = schema.features_frame(test)
     columns = {name: features[name].tolist() for name in schema.features}
-    compiled = session.run(None, schema.onnx_inputs(columns))[1]
+    names = [item.name for item in session.get_inputs()]
+    compiled = session.run(None, schema.onnx_feed(names, columns))[1]
     error = float(np.abs(compiled - pipeline.predict_proba(features)).max())
     return (onnx_bytes if error <= ONNX_TOLERANCE else None), error
 
@@ -220,10 +221,9 @@ def export_champion(settings: Settings, version: str) -> Path:
     """Copy a registered version's model folder (and its ONNX) to ``model_dir`` to serve.
 
     A container then needs only this folder, not the tracking server. ``registry.json``
-    names the version (a running service watches it to follow promotions and rollbacks) and
-    ``example_request.json`` is a ready request body (``curl -d @models/champion/...``).
-    The folder is staged beside the target and renamed into place, so a reader never sees
-    half a model.
+    names the version (a running service watches it) and ``example_request.json`` is a
+    ready request body. Staged beside the target and renamed into place: a reader never
+    sees half a model.
     """
     client = MlflowClient()
     run_id = str(client.get_model_version(settings.model_name, version).run_id)
@@ -233,7 +233,10 @@ def export_champion(settings: Settings, version: str) -> Path:
     mlflow.artifacts.download_artifacts(
         f"models:/{settings.model_name}/{version}", dst_path=str(staging)
     )
-    download_onnx(run_id, staging)
+    if f"onnx/{ONNX_FILE}" in [item.path for item in client.list_artifacts(run_id, "onnx")]:
+        mlflow.artifacts.download_artifacts(
+            f"runs:/{run_id}/onnx/{ONNX_FILE}", dst_path=str(staging)
+        )
     (staging / "example_request.json").write_text(json.dumps(_example(staging), indent=2) + "\n")
     registry = {"model_name": settings.model_name, "version": version, "run_id": run_id}
     (staging / "registry.json").write_text(json.dumps(registry) + "\n")
@@ -251,12 +254,3 @@ def _example(model_dir: Path) -> dict[str, Any]:
     frame = mlflow.models.Model.load(str(model_dir)).load_input_example(str(model_dir))
     row = frame.head(1).astype(object)
     return dict(row.where(row.notna(), None).to_dict("records")[0])
-
-
-def download_onnx(run_id: str, folder: Path) -> None:
-    """Put the run's ONNX file (if it logged one) into ``folder``."""
-    logged = [item.path for item in MlflowClient().list_artifacts(run_id, "onnx")]
-    if f"onnx/{ONNX_FILE}" in logged:
-        mlflow.artifacts.download_artifacts(
-            run_id=run_id, artifact_path=f"onnx/{ONNX_FILE}", dst_path=str(folder)
-        )

@@ -169,7 +169,8 @@ def resume_bullets(facts: RunFacts, settings: Settings) -> list[str]:
     return [
         f"Built a {_name(facts.selected)} classifier for `{settings.target}` on {rows:,} rows: "
         f"test PR-AUC {ours:.3f}{versus}, with a leak-free scikit-learn pipeline, "
-        f"{facts.params.get('cv_folds', '?')}-fold CV and a validation-chosen threshold.",
+        f"{facts.params.get('cv_folds', '?')}-fold CV and a threshold chosen on out-of-fold "
+        "predictions.",
         "Tracked every run in MLflow with a model registry whose `champion` alias moves only "
         "on a cross-validated PR-AUC gain over a set margin, and served the champion over "
         "FastAPI as the pipeline compiled to ONNX.",

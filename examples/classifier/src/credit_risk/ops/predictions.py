@@ -1,9 +1,10 @@
 """What did the service see and answer? The prediction log, the input of ``make drift``.
 
-Opt-in (``CREDIT_RISK_PREDICTION_LOG=true``). Each worker process appends JSON lines to its
-own file under ``logs/predictions/``, so workers never interleave half-lines. A file rolls
-over at ``prediction_log_file_mb`` and the oldest files are deleted once the folder passes
-``prediction_log_max_mb``: the log can never fill the disk. Columns whose names look
+Opt-in: ``CREDIT_RISK_PREDICTION_LOG=true``.
+Each worker process appends JSON lines to its own file under ``logs/predictions/``, so
+workers never interleave half-lines. A file rolls over at ``prediction_log_file_mb`` and
+the oldest files are deleted once the folder passes ``prediction_log_max_mb``: the log
+can never fill the disk. Columns whose names look
 personal (name, email, phone, ...) are left out unless ``prediction_log_allow`` lists them.
 """
 
@@ -129,9 +130,6 @@ def read_log(directory: Path) -> pd.DataFrame:
                 if not line.endswith("\n"):
                     continue  # a line still being written by a live worker
                 entry = json.loads(line)
-                context = {
-                    "time": entry["time"],
-                    "model_version": entry["model_version"],
-                }
+                context = {"time": entry["time"], "model_version": entry["model_version"]}
                 rows.append(entry["features"] | context)
     return pd.DataFrame(rows)

@@ -50,7 +50,7 @@ def sample_records(settings: Settings) -> list[dict[str, Any]]:
 
 
 def in_process(
-    predict: Callable[[list[dict[str, Any]]], Any], records: list[dict[str, Any]], seconds: float
+    predict: Callable[..., Any], records: list[dict[str, Any]], seconds: float
 ) -> dict[str, float]:
     """``predict`` called directly: the floor any HTTP server adds its cost to."""
     latencies = []
@@ -77,7 +77,7 @@ def in_process(
     }
 
 
-def served_in_process(served: ServedModel) -> Callable[[list[dict[str, Any]]], Any]:
+def served_in_process(served: ServedModel) -> Callable[..., Any]:
     """What the service calls per request: feature columns in, probabilities out."""
     names = served.schema.features
     return lambda records: served.predict_proba({n: [r.get(n) for r in records] for n in names})
