@@ -70,6 +70,8 @@ def _render_with_release(release: Path, kind: str, dest: Path, env: dict[str, st
 
 def _resolve_as_the_template(project: Path, conflicts: list[str]) -> None:
     """What a user does who keeps the new template's side of each conflict."""
+    if not conflicts:
+        return
     for path in conflicts:
         if (project / path).exists():
             text = (project / path).read_text()
@@ -102,6 +104,7 @@ def test_a_release_project_with_user_edits_moves_to_the_new_layout(
     result = update_project(project)
 
     assert (result.old_version, result.new_version) == (RELEASE, __version__)
+    print(f"{kind}: {len(result.changed)} files changed, conflicts: {result.conflicts}")
     conflicts = set(result.conflicts)
     src = project / "src" / package
     assert (src / "ops" / "tracking.py").is_file(), "the new layout arrived"
