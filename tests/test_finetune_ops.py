@@ -114,7 +114,7 @@ def test_image_command_serves_under_load_and_follows_rollbacks(
     serve_env |= image_env  # what the image sets, then what differs outside a container:
     serve_env |= {
         "PATH": f"{venv_bin}{os.pathsep}{os.environ['PATH']}",
-        f"{prefix}_MODELS_DIR": str(project / "models"),  # /app is the project
+        f"{prefix}_MODEL_DIR": str(project / "models" / "champion"),  # /app is the project
         f"{prefix}_HOST": "127.0.0.1",
         f"{prefix}_PORT": str(port),
         f"{prefix}_WORKERS": str(WORKERS),

@@ -1,5 +1,5 @@
-"""The finetune template end to end: render, its own tests, `make train-smoke`, serve,
-`make report` and `mlportfolio check`.
+"""The finetune template end to end: render, its own tests, `make train-smoke`,
+`make evaluate`, serve, `make report` and `mlportfolio check`.
 
 Renders the default project (bundled Rotten Tomatoes data) and one from a small
 multiclass CSV written here, then runs what a user runs. The smoke pipeline uses the real
@@ -29,10 +29,10 @@ from mlportfolio.check import check_project
 from mlportfolio.render import NewProject, new_project
 
 BUNDLED = ("data/raw/rotten_tomatoes.csv", "data/raw/rotten_tomatoes.SOURCE.md")
-TABLE_HEADER = "| model | test accuracy (± 95% CI) | test macro F1 |"
+TABLE_HEADER = "| model | val macro F1 | test accuracy (± 95% CI) | test macro F1 |"
 ROWS = {
     "tfidf_lr": "TF-IDF",
-    "frozen_lr": "frozen embeddings",
+    "frozen_lr": "frozen MiniLM embeddings",
     "finetuned": "fine-tuned end",
     "lora": "LoRA adapters",
 }
@@ -192,7 +192,8 @@ def served(project_env: dict[str, str]) -> Iterator[object]:
 
 
 def _check_writeup(project: Path, labels: list[str]) -> None:
-    """WRITEUP.md holds the before/after table with the numbers of the run it names."""
+    """WRITEUP.md (`make report`) holds the before/after table with the numbers of the run
+    it names, and a verdict that carries the paired test."""
     import mlflow
 
     writeup = (project / "WRITEUP.md").read_text()
@@ -206,6 +207,8 @@ def _check_writeup(project: Path, labels: list[str]) -> None:
         row = next(line for line in table if title in line)
         assert f"| {metrics[f'{model}.test_accuracy']:.3f} ± " in row
     assert "nan" not in writeup
+    verdict = writeup.split("## Verdict")[1].split("## Learning curves")[0]
+    assert "McNemar mid-p" in verdict and "validation" in verdict
     errors = writeup.split("## Ten real errors")[1].split("## Cost")[0]
     if metrics["finetuned.test_accuracy"] < 1:
         assert errors.count("\n| ") >= 3  # header, rule, at least one real error
@@ -249,16 +252,25 @@ def test_default_project_tests_smoke_train_serve_report_and_check(
     assert "run `make train` first" in _run_failing(["make", "report"], project, project_env)
     assert not (project / "mlflow.db").exists(), "a failed report must not create a store"
     _run(["make", "train-smoke"], project, project_env)
-    _check_writeup(project, ["negative", "positive"])
-    assert (project / "models/finetuned/model.safetensors").is_file()
+    assert (project / "models/champion/model.safetensors").is_file()
+    evaluated = json.loads((project / "reports/metrics.json").read_text())
+    assert (
+        evaluated["test_metrics"]["test_accuracy"]
+        == evaluated["logged_test_metrics"]["test_accuracy"]
+    )
+    assert "reports/metrics.json" in _run(["make", "evaluate"], project, project_env)
 
     url = served(project)  # type: ignore[operator]
     response = httpx.post(f"{url}/predict", json={"text": "A warm, funny film."}, timeout=30)
     assert response.status_code == 200
-    assert response.json()["label"] in {"negative", "positive"}
+    body = response.json()
+    assert body["label"] in {"negative", "positive"} and body["model_version"] == "1"
+    assert body["probability"] == body["probabilities"][body["label"]]
+    assert httpx.get(f"{url}/ready", timeout=30).json() == {"ready": True, "model_version": "1"}
     assert httpx.post(f"{url}/predict", json={"text": ""}, timeout=30).status_code == 422
 
     _run(["make", "report"], project, project_env)
+    _check_writeup(project, ["negative", "positive"])
     readme = project / "README.md"
     summary = json.loads((project / "reports/walkthrough.json").read_text())
     assert f"`{summary['run_id']}`" in readme.read_text()
@@ -293,6 +305,7 @@ def test_multiclass_user_data_smoke_train_and_serve(
         tmp_path / "verdicts", UserInputs(data=data, text_col="review", label_col="verdict")
     )
     _run(["make", "train-smoke"], project, project_env)
+    _run(["make", "report"], project, project_env)
     _check_writeup(project, list(MULTICLASS))
 
     url = served(project)  # type: ignore[operator]

@@ -15,7 +15,7 @@ import pytest
 import torch
 from transformers import AutoTokenizer, BertConfig, BertModel
 
-from review_sentiment import train
+from review_sentiment import pipeline
 from review_sentiment.config import Settings
 from review_sentiment.model import bundled_encoder
 
@@ -77,8 +77,7 @@ def toy_settings(folder: Path, encoder: Path) -> Settings:
         max_epochs=5,
         patience=2,
         lora=False,
-        models_dir=folder / "models",
-        artifacts_dir=folder / "mlartifacts",
+        model_dir=folder / "models" / "champion",
         reports_dir=folder / "reports",
         writeup_file=folder / "WRITEUP.md",
     )
@@ -99,6 +98,6 @@ def registry(tmp_path_factory: pytest.TempPathFactory, tiny_encoder: Path) -> It
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{folder / 'mlflow.db'}")
         trained = toy_settings(folder, tiny_encoder)
-        train.run(trained)
-        train.run(trained.model_copy(update={"writeup_file": folder / "WRITEUP2.md"}))
+        pipeline.run(trained)
+        pipeline.run(trained)
         yield trained

@@ -57,8 +57,8 @@ def test_render_runs_the_image_command_on_its_port() -> None:
 
 
 def test_image_serves_the_model_that_training_exports() -> None:
-    models_dir = _image_env()[f"{ENV_PREFIX}MODELS_DIR"]
-    image_model_dir = Settings(models_dir=models_dir).model_dir.relative_to("/app").as_posix()
+    model_dir = _image_env()[f"{ENV_PREFIX}MODEL_DIR"]
+    image_model_dir = Settings(model_dir=model_dir).model_dir.relative_to("/app").as_posix()
     assert f"COPY {image_model_dir} ./{image_model_dir}" in _dockerfile()
     assert Settings().model_dir == PROJECT_ROOT / image_model_dir
 
@@ -81,7 +81,7 @@ def test_gunicorn_settings_come_from_the_project_settings(
     monkeypatch.setenv(f"{ENV_PREFIX}HOST", "127.0.0.1")
     monkeypatch.setenv(f"{ENV_PREFIX}PORT", "8123")
     monkeypatch.setenv(f"{ENV_PREFIX}WORKERS", "3")
-    conf = importlib.reload(importlib.import_module("review_sentiment.gunicorn_conf"))
+    conf = importlib.reload(importlib.import_module("review_sentiment.ops.gunicorn_conf"))
     assert conf.bind == ["127.0.0.1:8123"]
     assert conf.workers == 3
     module, _, factory = conf.wsgi_app.partition(":")

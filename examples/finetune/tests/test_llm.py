@@ -1,18 +1,17 @@
-"""The optional LLM track on a tiny random causal LM: prompting, LoRA, merge, serve."""
+"""The optional LLM track on a tiny random causal LM: prompting, then LoRA, logged."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
-from fastapi.testclient import TestClient
+from mlflow.tracking import MlflowClient
 from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-from review_sentiment import llm, writeup
+from review_sentiment import findings, writeup
 from review_sentiment.config import Settings
 from review_sentiment.model import bundled_encoder
-from review_sentiment.serve import create_app
+from review_sentiment.ops import llm
 
 
 @pytest.fixture(scope="module")
@@ -36,15 +35,13 @@ def tiny_causal_lm(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def llm_settings(settings: Settings, tiny_causal_lm: Path) -> Settings:
-    return settings.model_copy(
-        update={
-            "base_model": str(tiny_causal_lm),
-            "llm_train_size": 12,
-            "llm_test_size": 6,
-            "llm_shots": 2,
-            "serve_llm": True,
-        }
+def llm_settings(settings: Settings, tiny_causal_lm: Path) -> llm.LLMSettings:
+    return llm.LLMSettings(
+        **settings.model_dump(),
+        base_model=str(tiny_causal_lm),
+        llm_train_size=12,
+        llm_test_size=6,
+        llm_shots=2,
     )
 
 
@@ -78,33 +75,21 @@ def test_only_answer_tokens_carry_a_loss(tiny_causal_lm: Path) -> None:
         assert (targets[start : len(ids)] != -100).all()
 
 
-def test_prompting_then_lora_then_merge_then_serve(llm_settings: Settings) -> None:
-    metrics = llm.run(llm_settings)
+def test_prompting_then_lora_are_logged_for_the_writeup(
+    llm_settings: llm.LLMSettings,
+) -> None:
+    scores = llm.run(llm_settings)
     for key in ("llm_prompted.test_accuracy", "llm_lora.test_accuracy"):
-        assert 0.0 <= metrics[key] <= 1.0
-    assert metrics["llm_lora.trainable_params"] > 0
-    assert (llm_settings.llm_dir / "model.safetensors").exists()
-    logged = writeup._llm_run()
+        assert 0.0 <= scores[key] <= 1.0
+    assert scores["llm_lora.trainable_params"] > 0
+    logged = writeup._llm_run(MlflowClient())
     assert logged is not None
-    assert logged["llm_lora.test_accuracy"] == metrics["llm_lora.test_accuracy"]
-
-    reloaded = llm.load_classifier(llm_settings.llm_dir)
-    proba = reloaded.predict_proba(["a great film", "a dull film"])
-    assert proba.shape == (2, 3)
-    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
-
-    with TestClient(create_app(llm_settings)) as client:
-        response = client.post("/predict", json={"text": "a charming film"})
-        assert response.status_code == 200
-        assert response.json()["label"] in reloaded.labels
+    assert logged["llm_lora.test_accuracy"] == scores["llm_lora.test_accuracy"]
 
 
 def test_the_writeup_quotes_the_llm_run_when_there_is_one() -> None:
-    metrics = {
-        "finetuned.test_accuracy": 0.8,
-        "tfidf_lr.test_accuracy": 0.7,
-        "finetuned.trainable_params": 1e6,
-    }
+    metrics = {"finetuned.test_accuracy": 0.8, "finetuned.trainable_params": 1e6}
+    facts = findings.Facts("run", "latest run", metrics, {}, {}, None)
     llm_run = {
         "run_id": "abc123",
         "base_model": "tiny",
@@ -113,6 +98,6 @@ def test_the_writeup_quotes_the_llm_run_when_there_is_one() -> None:
         "llm_prompted.test_accuracy": 0.5,
         "llm_lora.test_accuracy": 0.625,
     }
-    text = writeup._decision(0.05, metrics, llm_run)
+    text = writeup._alternatives(facts, llm_run)
     assert "abc123" in text and "0.500" in text and "0.625" in text
-    assert "not measured" in writeup._decision(0.05, metrics, None)
+    assert "Not measured" in writeup._alternatives(facts, None)

@@ -11,9 +11,10 @@ from fastapi.testclient import TestClient
 from mlflow.tracking import MlflowClient
 from pydantic import SecretStr, ValidationError
 
-from review_sentiment import champion, model, register, tracking
+from review_sentiment import model, register
 from review_sentiment.config import Settings
-from review_sentiment.rollback import roll_back
+from review_sentiment.ops import champion, tracking
+from review_sentiment.ops.rollback import roll_back
 from review_sentiment.serve import create_app
 
 LOOPBACK_CLIENT = ("127.0.0.1", 50000)
@@ -44,16 +45,32 @@ def test_training_registers_every_run_and_exports_the_champion(registry: Setting
     assert [event.action for event in champion.history(client, NAME)][0] == "promote"
 
 
-def test_a_run_scored_on_other_test_rows_never_replaces_the_champion(
+def test_a_run_validated_on_other_rows_never_replaces_the_champion(
     registry: Settings,
 ) -> None:
     _crown(registry, "1")
     client = MlflowClient()
     run_id = str(client.get_model_version(NAME, "2").run_id)
+    split = client.get_run(run_id).data.tags[register.SPLIT_TAG]
     client.set_tag(run_id, register.SPLIT_TAG, "other rows")
     client.log_metric(run_id, register.PRIMARY, 1.0)  # even a perfect score on them
-    wins, reason = register.judge(client, "2", run_id)
+    wins, reason = register.judge(client, registry, "2", run_id)
+    client.set_tag(run_id, register.SPLIT_TAG, split)
     assert not wins and "make rollback VERSION=2" in reason
+
+
+def test_promotion_needs_the_margin_on_validation_not_a_test_score(registry: Settings) -> None:
+    _crown(registry, "1")
+    client = MlflowClient()
+    held = client.get_run(str(client.get_model_version(NAME, "1").run_id)).data.metrics
+    run_id = str(client.get_model_version(NAME, "2").run_id)
+    margin = registry.promote_margin
+    client.log_metric(run_id, "test_macro_f1", 1.0)  # the test split decides nothing
+    client.log_metric(run_id, register.PRIMARY, held[register.PRIMARY] + margin / 2)
+    wins, reason = register.judge(client, registry, "2", run_id)
+    assert not wins and "less than" in reason
+    client.log_metric(run_id, register.PRIMARY, held[register.PRIMARY] + 2 * margin)
+    assert register.judge(client, registry, "2", run_id)[0]
 
 
 def test_an_empty_admin_token_is_refused() -> None:
@@ -84,7 +101,7 @@ def test_service_swaps_in_a_new_champion_without_a_restart(registry: Settings) -
             time.sleep(0.1)
         assert client.post("/predict", json={"text": "a great film"}).status_code == 200
         run_id = MlflowClient().get_model_version(NAME, "2").run_id
-        assert client.get("/metadata").json()["mlflow_run_id"] == run_id
+        assert client.get("/metadata").json()["run_id"] == run_id
 
 
 def test_admin_reload_needs_a_token_loopback_and_the_right_token(registry: Settings) -> None:

@@ -1,80 +1,72 @@
-"""Model tests: the whole pipeline runs, logs to MLflow, registers a champion, writes up."""
+"""Model tests: the whole pipeline runs, logs to MLflow, registers a champion, and the
+served artifact scores what the run logged."""
 
 from __future__ import annotations
+
+import json
 
 import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
-from review_sentiment import bench, model, tracking, train, writeup
+from review_sentiment import metrics, model, pipeline
 from review_sentiment.config import Settings
+from review_sentiment.ops import bench, tracking
 
 
-def test_train_logs_every_model_registers_champion_and_writes_the_writeup(
+def test_pipeline_logs_every_model_registers_the_champion_and_evaluates_it(
     settings: Settings,
 ) -> None:
-    run_id = train.run(settings)
+    run_id = pipeline.run(settings)
 
-    metrics = MlflowClient().get_run(run_id).data.metrics
+    logged = MlflowClient().get_run(run_id).data
     for name in ("tfidf_lr", "frozen_lr", "finetuned"):
-        assert 0.0 <= metrics[f"{name}.test_accuracy"] <= 1.0
-        assert metrics[f"{name}.latency_p50_ms"] > 0
+        for key in ("val_macro_f1", "test_accuracy", "test_macro_f1"):
+            assert 0.0 <= logged.metrics[f"{name}.{key}"] <= 1.0
+        assert logged.metrics[f"{name}.train_seconds"] > 0
+    assert logged.metrics["val_macro_f1"] == logged.metrics["finetuned.val_macro_f1"]
+    assert logged.metrics["test_accuracy"] == logged.metrics["finetuned.test_accuracy"]
+    assert 0.0 <= logged.metrics["mcnemar.p_value"] <= 1.0
+    assert logged.params["mcnemar_baseline"] in ("tfidf_lr", "frozen_lr")
     history = MlflowClient().get_metric_history(run_id, "val_accuracy")
-    assert len(history) == metrics["finetuned.epochs_run"]
-    assert metrics["finetuned.epochs_run"] <= metrics["finetuned.planned_epochs"]
-    params = MlflowClient().get_run(run_id).data.params
+    assert len(history) == logged.metrics["finetuned.epochs_run"]
+    assert logged.metrics["finetuned.epochs_run"] <= logged.metrics["finetuned.planned_epochs"]
     for knob in ("learning_rate", "head_learning_rate", "min_train_steps", "lora_learning_rate"):
-        assert float(params[knob]) == getattr(settings, knob)
+        assert float(logged.params[knob]) == getattr(settings, knob)
 
     champion = MlflowClient().get_model_version_by_alias(tracking.MODEL_NAME, tracking.CHAMPION)
     assert champion.run_id == run_id
     assert (settings.model_dir / model.WEIGHTS).exists()
-
-    writeup = settings.writeup_file.read_text()
-    assert run_id in writeup
-    assert f"optimizer steps, not epochs: at least {settings.min_train_steps}" in writeup
-    assert f"{metrics['finetuned.test_accuracy']:.3f}" in writeup
-    assert writeup.count("| ") > 10 and "nan" not in writeup
-    assert (settings.reports_dir / "figures" / "learning_curves.png").stat().st_size > 0
-    assert (settings.reports_dir / "figures" / "confusion_matrix.png").stat().st_size > 0
+    evaluated = json.loads((settings.reports_dir / "metrics.json").read_text())
+    assert evaluated["run_id"] == run_id and evaluated["same_rows_as_training_run"]
+    assert evaluated["test_metrics"]["test_accuracy"] == pytest.approx(
+        logged.metrics["test_accuracy"]
+    )
 
 
 def test_fine_tuned_model_beats_the_majority_class_and_lora_is_logged(
     settings: Settings,
 ) -> None:
-    run_id = train.run(settings.model_copy(update={"lora": True}))
-    metrics = mlflow.get_run(run_id).data.metrics
-    assert metrics["finetuned.test_accuracy"] > 0.5  # three balanced labels: majority = 1/3
-    assert metrics["lora.trainable_params"] < metrics["finetuned.trainable_params"] / 10
-    assert "LoRA" in settings.writeup_file.read_text()
+    run_id = pipeline.run(settings.model_copy(update={"lora": True}))
+    logged = mlflow.get_run(run_id).data.metrics
+    assert logged["finetuned.test_accuracy"] > 0.5  # three balanced labels: majority = 1/3
+    assert logged["lora.trainable_params"] < logged["finetuned.trainable_params"] / 10
 
 
 def test_bench_measures_all_three_variants(settings: Settings) -> None:
-    train.run(settings)
+    pipeline.run(settings)
     results = bench.run(settings, n_latency=5, batch=8)
     assert [r.name for r in results][1:] == ["fine-tuned fp32", "fine-tuned int8 (dynamic)"]
     assert all(r.p50_ms > 0 and r.texts_per_s > 0 and 0 <= r.accuracy <= 1 for r in results)
     assert "| fine-tuned int8" in bench.table(results, 10, 5, 1)
 
 
-@pytest.mark.parametrize(
-    ("tfidf", "frozen", "finetuned", "verdict"),
-    [
-        (0.70, 0.75, 0.80, "fine-tune."),
-        (0.70, 0.795, 0.80, "the frozen encoder + LR is the better trade"),
-        (0.60, 0.42, 0.47, "TF-IDF + LR beat the fine-tuned encoder"),
-        (0.795, 0.75, 0.80, "TF-IDF + LR came within a point of the fine-tuned encoder"),
-    ],
-)
-def test_the_writeup_recommends_what_the_numbers_say(
-    tfidf: float, frozen: float, finetuned: float, verdict: str
-) -> None:
-    metrics = {
-        "tfidf_lr.test_accuracy": tfidf,
-        "finetuned.test_accuracy": finetuned,
-        "tfidf_lr.latency_p50_ms": 0.5,
-        "finetuned.latency_p50_ms": 14.0,
-        "finetuned.trainable_params": 22e6,
-    }
-    text = writeup._decision(finetuned - frozen, metrics, None)
-    assert verdict in text
+def test_mcnemar_counts_only_the_rows_where_the_models_disagree() -> None:
+    truth = ["a"] * 20
+    both_right, a_only = ["a"] * 12, ["a"] * 8
+    result = metrics.mcnemar(truth, both_right + a_only, both_right + ["b"] * 8)
+    assert (result.only_a, result.only_b) == (8, 0)
+    assert result.p_value == pytest.approx(2 * 0.5**8 - 0.5**8)  # exact minus half the mass
+    even = metrics.mcnemar(truth, ["a"] * 10 + ["b"] * 10, ["b"] * 10 + ["a"] * 10)
+    assert even.p_value > 0.5
+    assert metrics.mcnemar(truth, truth, truth).p_value == 1.0

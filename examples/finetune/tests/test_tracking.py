@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from review_sentiment import tracking
+from review_sentiment.ops import tracking
 
 
 def test_fingerprint_changes_when_data_changes(tmp_path: Path) -> None:

@@ -26,8 +26,8 @@ class Settings(BaseSettings):
     csv_sep: str = ","
     text_col: str = "text"
     label_col: str = "label"
-    test_size: float = Field(0.15, gt=0, lt=0.5, description="held-out share, never trained on")
-    val_size: float = Field(0.1, gt=0, lt=0.5, description="share for early stopping")
+    test_size: float = Field(0.15, gt=0, lt=0.5, description="test share: reported only")
+    val_size: float = Field(0.1, gt=0, lt=0.5, description="validation share: every decision")
     train_size: int | None = Field(
         2500, ge=8, description="examples every model trains on (None: the whole train split)"
     )
@@ -55,25 +55,21 @@ class Settings(BaseSettings):
         300, gt=0, description="fine-tuning time budget: ends the epoch early on a busy CPU"
     )
     threads: int = Field(2, ge=1, description="torch CPU threads for training")
-    lora: bool = Field(True, description="also train (d): LoRA adapters via peft")
+    lora: bool = Field(True, description="also train LoRA adapters via peft (cheaper fine-tune)")
     lora_max_train_seconds: float = Field(180, gt=0, description="LoRA's time budget")
     lora_rank: int = Field(8, ge=1, le=256)
     lora_learning_rate: float = Field(1e-3, gt=0, lt=1)
 
-    # optional LLM track (make train-llm) -----------------------------------------------
-    base_model: str = Field(
-        "HuggingFaceTB/SmolLM2-135M-Instruct",
-        description="causal LM: hub name (needs a connection), local folder, or a .gguf file",
+    # promotion (register.py) ------------------------------------------------------------
+    model_name: str = Field("review_sentiment", description="registered model name")
+    promote_margin: float = Field(
+        0.01, ge=0, lt=1, description="validation macro-F1 a new run must add to be champion"
     )
-    llm_shots: int = Field(4, ge=0, le=32, description="examples in the few-shot prompt")
-    llm_train_size: int = Field(256, ge=4, description="examples for the LoRA fine-tune")
-    llm_test_size: int = Field(200, ge=4, description="test texts scored (an LLM is slow)")
-    llm_epochs: int = Field(1, ge=1, le=20)
-    llm_learning_rate: float = Field(2e-4, gt=0, lt=1)
 
     # artifacts -----------------------------------------------------------------------
-    models_dir: Path = PROJECT_ROOT / "models"
-    artifacts_dir: Path = PROJECT_ROOT / "mlartifacts"
+    model_dir: Path = Field(
+        PROJECT_ROOT / "models" / "champion", description="the exported champion, served"
+    )
     reports_dir: Path = PROJECT_ROOT / "reports"
     writeup_file: Path = PROJECT_ROOT / "WRITEUP.md"
 
@@ -83,7 +79,6 @@ class Settings(BaseSettings):
         ge=1,
         description="torch threads per prediction: one request, one core; scale with workers",
     )
-    serve_llm: bool = Field(False, description="serve the LLM track's model instead")
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     workers: int = Field(
@@ -101,18 +96,8 @@ class Settings(BaseSettings):
         False, description="let /admin/reload answer other machines, not only loopback"
     )
     max_text_chars: int = Field(2000, ge=1, description="longest text /predict accepts")
-    max_batch: int = Field(64, ge=1, description="most texts /predict/batch accepts")
+    max_batch_rows: int = Field(64, ge=1, description="most texts /predict/batch accepts")
     max_body_bytes: int = Field(256_000, ge=1024, description="bigger requests get 413")
-
-    @property
-    def llm_dir(self) -> Path:
-        """Where the LoRA-fine-tuned, merged causal LM is saved (safetensors)."""
-        return self.models_dir / "llm"
-
-    @property
-    def model_dir(self) -> Path:
-        """Where the fine-tuned model (safetensors + tokenizer + labels) is saved."""
-        return self.models_dir / "finetuned"
 
     def smoke(self) -> Settings:
         """The same pipeline on a tiny subset: seconds instead of minutes (what CI runs)."""

@@ -1,12 +1,14 @@
 """Load the labelled texts and cut the splits every model shares.
 
 The before/after comparison is only honest if every model is scored on the *same*
-held-out rows and trained on the *same* examples, so the split lives here, once, seeded.
+test rows and trained on the *same* examples, so the split lives here, once, seeded.
 The test split is cut first, from the whole file, and nothing downstream ever trains on it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 
 import pandas as pd
@@ -24,7 +26,7 @@ class DataError(ValueError):
 
 @dataclass(frozen=True)
 class Splits:
-    """Train, validation (early stopping) and test (reported once) frames of text + label."""
+    """Train, validation (every decision) and test (reported, decides nothing) frames."""
 
     train: pd.DataFrame
     val: pd.DataFrame
@@ -33,6 +35,15 @@ class Splits:
 
     def sizes(self) -> dict[str, int]:
         return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
+
+    def fingerprint(self, name: str) -> str:
+        """SHA-256 of one split's rows, in order: equal only when two runs used the same
+        rows, which is when their scores on that split can be compared."""
+        frame = getattr(self, name)
+        digest = hashlib.sha256()
+        for text, label in zip(frame[TEXT], frame[LABEL], strict=True):
+            digest.update(json.dumps([text, label]).encode())
+        return digest.hexdigest()
 
 
 def load(settings: Settings) -> pd.DataFrame:

@@ -1,154 +1,86 @@
-"""Scores, pictures and examples that turn a run into evidence.
+"""``make evaluate``: re-score the model ``make serve`` serves, on the test split.
 
-Everything here works on predictions that were already made, so the same functions score
-all three models on the same test rows, and ``make evaluate`` can redraw the report from
-what MLflow stored without retraining.
+It loads ``models/champion`` the way the service does, cuts the test split again from the
+data file (the split is seeded, so it is the same rows), predicts, and writes the scores
+to ``reports/metrics.json`` beside those the training run logged. It logs nothing and
+decides nothing: it answers "does the artifact being served score what the run says?",
+which catches a wrong export, a changed tokenizer or a changed data file.
+
+Refused when the data file changed since that model was trained: its test rows could then
+include texts it trained on. ``python -m review_sentiment.evaluate`` also runs at the end
+of ``make train``.
 """
 
 from __future__ import annotations
 
-import math
-import statistics
-import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from pathlib import Path
+import json
+import sys
+from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")  # no display needed: CI, containers, ssh
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
-from sklearn.metrics import accuracy_score, confusion_matrix, f1_score  # noqa: E402
+from . import data, metrics, model
+from .config import Settings
+from .data import LABEL, TEXT
+from .ops import tracking
 
 
-def scores(y_true: Sequence[str], y_pred: Sequence[str]) -> dict[str, float]:
-    """Accuracy, its 95% interval half-width, and macro F1 (every class counts the same).
-
-    The interval (normal approximation to the binomial) says how much of a gap between two
-    models the size of the test set can tell apart from luck.
-    """
-    accuracy = float(accuracy_score(y_true, y_pred))
-    return {
-        "test_accuracy": accuracy,
-        "test_accuracy_ci95": 1.96 * math.sqrt(accuracy * (1 - accuracy) / max(len(y_true), 1)),
-        "test_macro_f1": float(f1_score(y_true, y_pred, average="macro")),
-    }
+class EvaluateError(RuntimeError):
+    """There is no served model, or the data no longer matches it."""
 
 
-def confusion(y_true: Sequence[str], y_pred: Sequence[str], labels: list[str]) -> list[list[int]]:
-    """Counts, rows = true label, columns = predicted label, in ``labels`` order."""
-    return confusion_matrix(y_true, y_pred, labels=labels).tolist()
-
-
-def plot_confusion(matrix: list[list[int]], labels: list[str], path: Path, title: str) -> Path:
-    counts = np.array(matrix)
-    fig, ax = plt.subplots(figsize=(1.2 * len(labels) + 2.5, 1.1 * len(labels) + 2))
-    ax.imshow(counts, cmap="Blues")
-    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
-    ax.set_yticks(range(len(labels)), labels)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    ax.set_title(title)
-    for (row, col), value in np.ndenumerate(counts):
-        color = "white" if value > counts.max() / 2 else "black"
-        ax.text(col, row, str(value), ha="center", va="center", color=color)
-    return _save(fig, path)
-
-
-def plot_learning_curves(
-    epochs: dict[str, list[tuple[int, float]]],
-    steps: list[tuple[int, float]],
-    path: Path,
-) -> Path:
-    """Left: training loss per optimizer step. Right: loss per epoch and validation accuracy.
-
-    Points are ``(step or epoch, value)`` pairs, as MLflow's metric history returns them.
-    """
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
-    if steps:
-        left.plot(*zip(*steps, strict=True), color="tab:gray", linewidth=1)
-    left.set(xlabel="optimizer step", ylabel="training loss (batch)", title="training loss")
-    for name in ("train_loss", "val_loss"):
-        if epochs.get(name):
-            right.plot(*zip(*epochs[name], strict=True), marker="o", label=name)
-    right.set(xlabel="epoch", ylabel="loss", title="per epoch")
-    right.xaxis.set_major_locator(MaxNLocator(integer=True))
-    right.legend(loc="upper left")
-    if epochs.get("val_accuracy"):
-        accuracy = right.twinx()
-        accuracy.plot(
-            *zip(*epochs["val_accuracy"], strict=True),
-            marker="s",
-            color="tab:green",
-            label="val_accuracy",
+def evaluate(settings: Settings) -> dict[str, Any]:
+    """Score ``settings.model_dir`` on the test split; write and return the report."""
+    served = settings.model_dir
+    if not (served / model.WEIGHTS).exists():
+        raise EvaluateError(f"no served model in {served}: run `make train` first")
+    run_file = served / model.RUN_FILE
+    run = json.loads(run_file.read_text()) if run_file.exists() else {}
+    trained_on = run.get("data_sha256")
+    if trained_on and trained_on != tracking.fingerprint(settings.data_file):
+        raise EvaluateError(
+            f"{settings.data_file.name} changed since the served model was trained, so its "
+            "test rows may include texts it trained on: retrain with `make train`"
         )
-        accuracy.set_ylabel("validation accuracy")
-        accuracy.legend(loc="upper right")
-    return _save(fig, path)
-
-
-def _save(fig: plt.Figure, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
-
-
-def worst_errors(
-    texts: Sequence[str],
-    y_true: Sequence[str],
-    proba: np.ndarray,
-    labels: list[str],
-    n: int = 10,
-) -> list[dict[str, object]]:
-    """The ``n`` test texts the model got wrong with the most confidence: real failure cases
-    to read, not a cherry-picked success."""
-    predicted = proba.argmax(axis=1)
-    wrong = [i for i, p in enumerate(predicted) if labels[p] != y_true[i]]
-    wrong.sort(key=lambda i: -float(proba[i].max()))
-    return [
-        {
-            "text": texts[i],
-            "true": y_true[i],
-            "predicted": labels[int(predicted[i])],
-            "confidence": round(float(proba[i].max()), 3),
-        }
-        for i in wrong[:n]
-    ]
-
-
-@contextmanager
-def torch_threads(n: int) -> Iterator[None]:
-    """Run a block with ``n`` torch threads, then restore the previous number."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def latency_ms(
-    predict: Callable[..., object], texts: Sequence[str], threads: int = 1
-) -> dict[str, float]:
-    """Per-text latency, one text per call (how an API sees it): p50, p99 in ms, texts/s.
-
-    Measured with ``threads`` torch threads, as the service runs (``serve_threads``): on a
-    busy machine, more threads than free cores makes single-text latency erratic.
-    """
-    timings = []
-    with torch_threads(threads):
-        predict([texts[0]])  # warm-up: first call pays for lazy initialisation
-        for text in texts:
-            start = time.perf_counter()
-            predict([text])
-            timings.append((time.perf_counter() - start) * 1000)
-    return {
-        "latency_p50_ms": statistics.median(timings),
-        "latency_p99_ms": float(np.percentile(timings, 99)),
-        "texts_per_s_single": 1000 * len(timings) / sum(timings),
+    splits = data.split(data.load(settings), settings)
+    predictor = model.load(served)
+    texts, y_true = splits.test[TEXT].tolist(), splits.test[LABEL].tolist()
+    registry_file = served / model.REGISTRY_FILE
+    registry = json.loads(registry_file.read_text()) if registry_file.exists() else {}
+    report = {
+        "model_version": registry.get("version"),
+        "run_id": run.get("run_id"),
+        "n_test": len(texts),
+        "same_rows_as_training_run": splits.fingerprint("test") == run.get("test_split_sha256"),
+        "test_metrics": metrics.scores(y_true, predictor.predict(texts), "test"),
+        "logged_test_metrics": run.get("test_metrics", {}),
     }
+    path = settings.reports_dir / "metrics.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return report
+
+
+def table(report: dict[str, Any]) -> str:
+    """The scores now next to those logged at training time, one row per metric."""
+    lines = [f"{'metric':<20} {'now':>8} {'logged':>8}"]
+    for key, value in report["test_metrics"].items():
+        logged = report["logged_test_metrics"].get(key)
+        lines.append(f"{key:<20} {value:>8.4f} {'' if logged is None else f'{logged:.4f}':>8}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    settings = Settings()
+    try:
+        report = evaluate(settings)
+    except (EvaluateError, data.DataError) as error:
+        sys.exit(f"error: {error}")
+    rows = "the rows its training run logged"
+    if not report["same_rows_as_training_run"]:
+        rows = "not the rows its run logged (other split settings): compare with care"
+    print(f"model v{report['model_version']}, {report['n_test']} test texts, {rows}")
+    print(table(report))
+    print(f"wrote {settings.reports_dir / 'metrics.json'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,114 +1,42 @@
-"""Fill the README's machine-written blocks from the champion's (or latest) MLflow run.
+"""``make report``: README's machine-written blocks, ``reports/walkthrough.json`` and
+WRITEUP.md, all from the champion's (or the latest) MLflow run.
 
-``make report`` rewrites only what sits between ``<!-- auto:NAME -->`` markers in
-README.md (the dataset card, the before/after comparison and the headline number) and
-writes ``reports/walkthrough.json`` for ``mlportfolio check``. Every number comes from the
-run, the latest ``make bench`` of the same model, or the data file; running it twice
-changes nothing.
+README.md changes only between ``<!-- auto:NAME -->`` markers (the dataset card, the
+comparison table and the headline); ``reports/walkthrough.json`` holds the numbers
+``mlportfolio check`` lets you quote and two resume lines; WRITEUP.md is the long form
+(``writeup.py``). Every number comes from the run, the latest ``make bench`` of the same
+model, or the data file, and every claim from ``findings.py``; running it twice changes
+nothing.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
-from mlflow.entities import Run
-from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from . import data, tracking
+from . import data, writeup
 from .config import PROJECT_ROOT, Settings
-from .readme_blocks import SUMMARY_FILE, ReadmeBlockError, update_readme, write_summary
+from .findings import (
+    MODELS,
+    Facts,
+    ReportError,
+    load_facts,
+    p_text,
+    significance,
+)
+from .ops import tracking
+from .ops.readme_blocks import SUMMARY_FILE, ReadmeBlockError, update_readme, write_summary
 
-MODELS = {
-    "tfidf_lr": "TF-IDF + logistic regression",
-    "frozen_lr": "frozen MiniLM embeddings + LR (before)",
-    "finetuned": "MiniLM fine-tuned end to end (after)",
-    "lora": "MiniLM + LoRA adapters",
-}
 BENCH = {  # metric prefix of a `make bench` run -> row title
     "frozen_MiniLM_plus_LR": "frozen MiniLM + LR",
     "fine-tuned_fp32": "fine-tuned, fp32 (served)",
     "fine-tuned_int8": "fine-tuned, dynamic int8",
 }
 REPRODUCE = "make install train report"
-
-
-class ReportError(RuntimeError):
-    """There is nothing to report yet, or the README cannot take the report."""
-
-
-@dataclass(frozen=True)
-class RunFacts:
-    """What the README says about one training run (and the bench of its model, if any)."""
-
-    run_id: str
-    source: str  # "champion vN" or "latest run"
-    metrics: dict[str, float]
-    params: dict[str, str]
-    bench: dict[str, float]
-    bench_run_id: str | None
-
-    def score(self, model: str, key: str = "test_accuracy") -> float | None:
-        return self.metrics.get(f"{model}.{key}")
-
-    @property
-    def models(self) -> list[str]:
-        """The models this run scored, in table order."""
-        return [name for name in MODELS if self.score(name) is not None]
-
-    def count(self, param: str) -> str:
-        value = self.params.get(param, "?")
-        return f"{int(value):,}" if value.isdigit() else value
-
-
-def find_run(client: MlflowClient) -> tuple[Run, str]:
-    """The run behind the ``champion`` alias, else the latest run that scored a fine-tune."""
-    try:
-        version = client.get_model_version_by_alias(tracking.MODEL_NAME, tracking.CHAMPION)
-        return client.get_run(version.run_id), f"champion v{version.version}"
-    except MlflowException:
-        pass
-    experiment = client.get_experiment_by_name(tracking.EXPERIMENT)
-    runs = (
-        client.search_runs(
-            [experiment.experiment_id],
-            filter_string="metrics.`finetuned.test_accuracy` >= 0",
-            order_by=["attributes.start_time DESC"],
-            max_results=1,
-        )
-        if experiment is not None
-        else []
-    )
-    if not runs:
-        raise ReportError("no training run found: run `make train` first")
-    return runs[0], "latest run"
-
-
-def find_bench(client: MlflowClient, run: Run) -> Run | None:
-    """The newest ``make bench`` run that measured this run's model."""
-    runs = client.search_runs(
-        [run.info.experiment_id],
-        filter_string=f"params.model_run_id = '{run.info.run_id}'",
-        order_by=["attributes.start_time DESC"],
-        max_results=1,
-    )
-    return runs[0] if runs else None
-
-
-def run_facts(client: MlflowClient) -> RunFacts:
-    run, source = find_run(client)
-    bench = find_bench(client, run)
-    return RunFacts(
-        run_id=run.info.run_id,
-        source=source,
-        metrics=dict(run.data.metrics),
-        params=dict(run.data.params),
-        bench=dict(bench.data.metrics) if bench else {},
-        bench_run_id=bench.info.run_id if bench else None,
-    )
+BASELINE_NAMES = {"tfidf_lr": "TF-IDF", "frozen_lr": "frozen embeddings + logistic regression"}
 
 
 def label_shares(settings: Settings) -> dict[str, float]:
@@ -117,158 +45,137 @@ def label_shares(settings: Settings) -> dict[str, float]:
     return {str(k): float(v) for k, v in frame[data.LABEL].value_counts(normalize=True).items()}
 
 
-def dataset_block(settings: Settings, facts: RunFacts, shares: dict[str, float]) -> str:
+def dataset_block(settings: Settings, facts: Facts, shares: dict[str, float]) -> str:
     """The dataset card: where the texts come from, how many, how balanced, how long."""
     frame = data.load(settings)
     words = frame[data.TEXT].str.split().str.len().median()
     source = settings.data_file.with_name(settings.data_file.stem + ".SOURCE.md")
-    relative = _relative(settings.data_file)
     provenance = f" ([source and licence]({_relative(source)}))" if source.exists() else ""
     balance = ", ".join(f"`{label}` {share:.1%}" for label, share in shares.items())
     rows = [
-        ("data", f"`{relative}`{provenance}"),
+        ("data", f"`{_relative(settings.data_file)}`{provenance}"),
         ("texts", f"{len(frame):,} after dropping empty and duplicate texts"),
         ("labels", balance),
         ("length", f"median {words:.0f} words per text"),
         (
             "splits",
-            f"{facts.count('n_train')} train, {facts.count('n_val')} validation (early "
-            f"stopping), {facts.count('n_test')} test (scored once); stratified, seed "
+            f"{facts.count('n_train')} train, {facts.count('n_val')} validation (decides), "
+            f"{facts.count('n_test')} test (reported); stratified, seed "
             f"{facts.params.get('seed', '?')}",
         ),
     ]
     return _table(("", ""), rows)
 
 
-def comparison_block(facts: RunFacts) -> str:
-    """Every model on the same test texts, with what it cost to train and to run."""
-    header = (
-        "model",
-        "test accuracy ± CI",
-        "test macro F1",
-        "train s",
-        "trainable params",
-        "p50 ms/text",
-    )
+def comparison_block(facts: Facts) -> str:
+    """Every model on the same rows, with what it cost to train (and, after `make bench`,
+    what the served model costs to run)."""
+    header = ("model", "val macro F1", "test accuracy ± CI", "test macro F1", "train s",
+              "trainable params")  # fmt: skip
     rows = []
     for name in facts.models:
-        train_seconds = facts.score(name, "train_seconds") or 0.0
+        seconds = facts.score(name, "train_seconds") or 0.0
         rows.append(
             (
                 f"**{MODELS[name]}**" if name == "finetuned" else MODELS[name],
+                f"{facts.score(name, 'val_macro_f1') or 0:.3f}",
                 f"{facts.score(name):.3f} ± {facts.score(name, 'test_accuracy_ci95') or 0:.3f}",
                 f"{facts.score(name, 'test_macro_f1') or 0:.3f}",
-                f"{train_seconds:.0f}" if train_seconds >= 10 else f"{train_seconds:.1f}",
+                f"{seconds:.0f}" if seconds >= 10 else f"{seconds:.1f}",
                 f"{int(facts.score(name, 'trainable_params') or 0):,}",
-                f"{facts.score(name, 'latency_p50_ms') or 0:.1f}",
             )
         )
     text = _table(header, rows) + (
-        f"\n\nSame {facts.count('n_train')} training texts and {facts.count('n_test')} test "
-        "texts for every model; ± is the 95 percent interval that the test-set size allows. "
-        "Latency on CPU, one text per call. The fine-tuned model is the one "
-        "served and registered as `champion`; [WRITEUP.md](WRITEUP.md) has the learning "
-        "curves, confusion matrix and ten real errors."
+        "\n\nSame rows for every model; ± is the 95 percent interval of the test split. "
+        "The fine-tuned model is served as `champion`; [WRITEUP.md](WRITEUP.md) has the "
+        "verdict and the paired test."
     )
-    if facts.bench:
-        text += "\n\n" + _bench_table(facts)
-    else:
-        text += "\n\nRun `make bench report` to add the serving cost: fp32 vs int8."
-    return text
-
-
-def _bench_table(facts: RunFacts) -> str:
-    rows = [
-        (
-            title,
-            f"{facts.bench[f'{key}.accuracy']:.3f}",
-            f"{facts.bench[f'{key}.p50_ms']:.1f}",
-            f"{facts.bench[f'{key}.p99_ms']:.1f}",
-            f"{facts.bench[f'{key}.texts_per_s']:.0f}",
-        )
+    if not facts.bench:
+        return text + "\n\nRun `make bench report` to add the serving cost: fp32 vs int8."
+    bench = [
+        (title, *(f"{facts.bench[f'{key}.{m}']:{f}}" for m, f in _BENCH_COLUMNS))
         for key, title in BENCH.items()
         if f"{key}.accuracy" in facts.bench
     ]
     header = ("serving variant (`make bench`)", "accuracy", "p50 ms", "p99 ms", "texts/s batched")
-    return _table(header, rows) + f"\n\nBench: MLflow run `{facts.bench_run_id}`."
+    return f"{text}\n\n{_table(header, bench)}\n\nBench: MLflow run `{facts.bench_run_id}`."
 
 
-def headline_block(facts: RunFacts) -> str:
-    """One sentence with the headline number, its baselines and where it comes from."""
-    after = facts.score("finetuned")
-    parts = [f"**Test accuracy {after:.3f}** for MiniLM fine-tuned end to end"]
+_BENCH_COLUMNS = (("accuracy", ".3f"), ("p50_ms", ".1f"), ("p99_ms", ".1f"), ("texts_per_s", ".0f"))
+
+
+def headline_block(facts: Facts) -> str:
+    """The headline number, its baselines, the paired test, and where it comes from."""
+    parts = [f"**Test accuracy {facts.score('finetuned'):.3f}** for MiniLM fine-tuned end to end"]
     if (before := facts.score("frozen_lr")) is not None:
         parts.append(f"vs {before:.3f} for the same encoder frozen + logistic regression")
     if (tfidf := facts.score("tfidf_lr")) is not None:
         parts.append(f"and {tfidf:.3f} for TF-IDF + logistic regression")
+    sig = significance(facts)
+    claim = ""
+    if sig is not None:
+        verdict = "significant" if sig.significant else "no significant difference"
+        claim = f" Against {BASELINE_NAMES[sig.rival]}: McNemar p={p_text(sig.p_value)}, {verdict}."
     return (
         " ".join(parts)
-        + f", on the held-out test set of {facts.count('n_test')} texts that no model "
-        "trained on or was tuned on.\n\n"
+        + f", on {facts.count('n_test')} test texts no model trained on or was chosen on."
+        f"{claim}\n\n"
         + f"MLflow run `{facts.run_id}` ({facts.source}); reproduce with `{REPRODUCE}`."
     )
 
 
-def resume_bullets(facts: RunFacts) -> list[str]:
-    """Two resume lines built only from the run's (and its bench's) numbers.
-
-    The first claims the fine-tune's win over the baselines only when it beat them all on
-    the test split; otherwise it says which baseline won.
-    """
+def resume_bullets(facts: Facts) -> list[str]:
+    """Two resume lines built only from the run's (and its bench's) numbers: the first
+    claims a win only when McNemar's test on the test rows supports it."""
+    texts = f"on {facts.count('n_train')} labelled texts on a CPU"
     after = facts.score("finetuned") or 0.0
-    baselines = {"frozen_lr": "frozen embeddings + logistic regression", "tfidf_lr": "TF-IDF"}
-    scores = {name: score for name in baselines if (score := facts.score(name)) is not None}
-    lora = ""
-    if (lora_score := facts.score("lora")) is not None:
+    sig = significance(facts)
+    if sig is None:
+        result = (
+            f"Fine-tuned the open-weight all-MiniLM-L6-v2 encoder {texts}: "
+            f"test accuracy {after:.3f}"
+        )
+    elif sig.significant and sig.finetuned > sig.baseline:
+        result = (
+            f"Fine-tuned the open-weight all-MiniLM-L6-v2 encoder {texts}: test accuracy "
+            f"{after:.3f} vs {sig.baseline:.3f} for {BASELINE_NAMES[sig.rival]} (McNemar "
+            f"p={p_text(sig.p_value)})"
+        )
+    else:
+        verdict = "won" if sig.significant else "was not significantly different"
+        result = (
+            f"Compared fine-tuning the open-weight all-MiniLM-L6-v2 encoder with cheaper "
+            f"baselines {texts}: {BASELINE_NAMES[sig.rival]} {verdict} (test accuracy "
+            f"{sig.baseline:.3f} vs {after:.3f} fine-tuned, McNemar p={p_text(sig.p_value)})"
+        )
+    if (lora := facts.score("lora")) is not None:
         share = (facts.score("lora", "trainable_params") or 0) / (
             facts.score("finetuned", "trainable_params") or 1
         )
-        lora = f"; LoRA reached {lora_score:.3f} training {share:.1%} of the weights"
-    texts = f"on {facts.count('n_train')} labelled texts on a CPU"
-    if not scores or after > max(scores.values()):
-        versus = " and ".join(f"{scores[name]:.3f} for {baselines[name]}" for name in scores)
-        result = (
-            f"Fine-tuned the open-weight all-MiniLM-L6-v2 encoder {texts}: "
-            f"test accuracy {after:.3f}" + (f" vs {versus}" if versus else "")
-        )
-    else:
-        best = max(scores, key=scores.__getitem__)
-        result = (
-            f"Compared fine-tuning the open-weight all-MiniLM-L6-v2 encoder with cheaper "
-            f"baselines {texts}: {baselines[best]} won with test accuracy {scores[best]:.3f} "
-            f"(fine-tuned {after:.3f})"
-        )
-    first = f"{result}{lora}, tracked in MLflow with a `champion` registry alias."
-    fp32, int8 = "fine-tuned_fp32", "fine-tuned_int8"
-    if f"{fp32}.p50_ms" in facts.bench and f"{int8}.p50_ms" in facts.bench:
+        result += f"; LoRA reached {lora:.3f} training {share:.1%} of the weights"
+    first = f"{result}, tracked in MLflow with a `champion` registry alias."
+    b = facts.bench
+    if "fine-tuned_fp32.p50_ms" in b and "fine-tuned_int8.p50_ms" in b:
         second = (
             f"Served it over FastAPI with batched inference at "
-            f"{facts.bench[f'{fp32}.texts_per_s']:.0f} texts/s and p99 "
-            f"{facts.bench[f'{fp32}.p99_ms']:.1f} ms per text on one CPU thread; dynamic int8 "
-            f"quantisation cut p50 latency from {facts.bench[f'{fp32}.p50_ms']:.1f} to "
-            f"{facts.bench[f'{int8}.p50_ms']:.1f} ms at accuracy "
-            f"{facts.bench[f'{int8}.accuracy']:.3f} vs {facts.bench[f'{fp32}.accuracy']:.3f}."
+            f"{b['fine-tuned_fp32.texts_per_s']:.0f} texts/s and p99 "
+            f"{b['fine-tuned_fp32.p99_ms']:.1f} ms per text on one CPU thread; dynamic int8 "
+            f"quantisation cut p50 latency from {b['fine-tuned_fp32.p50_ms']:.1f} to "
+            f"{b['fine-tuned_int8.p50_ms']:.1f} ms at accuracy "
+            f"{b['fine-tuned_int8.accuracy']:.3f} vs {b['fine-tuned_fp32.accuracy']:.3f}."
         )
     else:
         second = (
-            "Served it over FastAPI with bounded inputs and batched inference at p50 "
-            f"{facts.score('finetuned', 'latency_p50_ms') or 0:.1f} ms and p99 "
-            f"{facts.score('finetuned', 'latency_p99_ms') or 0:.1f} ms per text on one CPU "
-            "thread."
+            "Served it over FastAPI with bounded inputs, batched inference and new model "
+            "versions swapped in without a restart."
         )
     return [first, second]
 
 
-def quotable_metrics(facts: RunFacts, shares: dict[str, float]) -> dict[str, float]:
+def quotable_metrics(facts: Facts, shares: dict[str, float]) -> dict[str, float]:
     """The numbers a user may quote, named as in the tables (and the gains between them)."""
-    keys = (
-        "test_accuracy",
-        "test_accuracy_ci95",
-        "test_macro_f1",
-        "train_seconds",
-        "latency_p50_ms",
-        "latency_p99_ms",
-    )
+    keys = ("val_macro_f1", "test_accuracy", "test_accuracy_ci95", "test_macro_f1",
+            "train_seconds")  # fmt: skip
     quotable = {
         f"{name}.{key}": facts.metrics[f"{name}.{key}"]
         for name in facts.models
@@ -283,6 +190,8 @@ def quotable_metrics(facts: RunFacts, shares: dict[str, float]) -> dict[str, flo
     for name in ("frozen_lr", "tfidf_lr", "lora"):
         if (other := facts.score(name)) is not None:
             quotable[f"gain.finetuned_vs_{name}"] = after - other
+    if "mcnemar.p_value" in facts.metrics:
+        quotable["mcnemar.p_value"] = facts.metrics["mcnemar.p_value"]
     quotable.update({f"bench.{key}": value for key, value in facts.bench.items()})
     quotable.update({f"data.share.{label}": share for label, share in shares.items()})
     return quotable
@@ -290,12 +199,14 @@ def quotable_metrics(facts: RunFacts, shares: dict[str, float]) -> dict[str, flo
 
 def report(
     settings: Settings, readme: Path, summary: Path = PROJECT_ROOT / SUMMARY_FILE
-) -> tuple[RunFacts, bool]:
-    """Fill ``readme`` and ``summary``; return the facts used and whether README changed."""
+) -> tuple[Facts, bool]:
+    """Fill ``readme``, ``summary`` and WRITEUP.md; return the facts and whether README
+    changed."""
     uri = os.environ.get("MLFLOW_TRACKING_URI", tracking.DEFAULT_TRACKING_URI)
     if uri == tracking.DEFAULT_TRACKING_URI and not (PROJECT_ROOT / "mlflow.db").exists():
         raise ReportError("no MLflow runs yet (no mlflow.db): run `make train` first")
-    facts = run_facts(MlflowClient(tracking_uri=uri))
+    client = MlflowClient(tracking_uri=uri)
+    facts = load_facts(client, settings.model_name)
     shares = label_shares(settings)
     blocks = {
         "dataset": dataset_block(settings, facts, shares),
@@ -312,6 +223,7 @@ def report(
         metrics=quotable_metrics(facts, shares),
         resume_bullets=resume_bullets(facts),
     )
+    writeup.write(settings, client, facts)
     return facts, changed
 
 
@@ -329,13 +241,15 @@ def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
 
 
 def main() -> None:
-    """``make report``: print what was filled, or one line saying what is missing."""
+    """Print what was filled, or one line saying what is missing."""
+    settings = Settings()
     try:
-        facts, changed = report(Settings(), PROJECT_ROOT / "README.md")
+        facts, changed = report(settings, PROJECT_ROOT / "README.md")
     except (ReportError, data.DataError) as error:
         sys.exit(f"error: {error}")
     state = "updated" if changed else "already up to date"
     print(f"README.md {state} from MLflow run {facts.run_id} ({facts.source})")
+    print(f"wrote {settings.writeup_file} and {SUMMARY_FILE}")
 
 
 if __name__ == "__main__":

@@ -2,15 +2,17 @@
 
 Why a factory: importing this module does no work (no model load), tests build an app
 per case with their own settings, and ``make serve`` builds the real one. The model
-(``models/finetuned``, the exported champion) loads at start-up; ``/ready`` says when it
-can answer. A background poll of ``models/finetuned/registry.json`` swaps in a new
-champion (a promotion, ``make rollback``) without a restart (``hot_reload.py``), and
-``/metadata`` names the version in use.
+(``models/champion``, the exported champion) loads at start-up; ``/ready`` says when it
+can answer. A background poll of ``models/champion/registry.json`` swaps in a new
+champion (a promotion, ``make rollback``) without a restart (``ops/hot_reload.py``), and
+every prediction names the version that made it.
 
 Inputs are bounded (text length, batch size, body bytes) so one bad client cannot make
-the service slow for everyone; bad input gets a 4xx with a reason, never a 500.
-Start: ``uvicorn --factory <package>.serve:app_from_env`` (``make serve``, one process) or
-the image's gunicorn command (``make serve-prod``), then open http://127.0.0.1:8000/docs.
+the service slow for everyone; bad input gets a 4xx with a reason, never a 500
+(``ops/http.py``). The handlers are plain ``def``: FastAPI runs them on its thread pool,
+so the model's CPU work never blocks the event loop.
+Start: ``uvicorn --factory review_sentiment.serve:app_from_env`` (``make serve``, one
+process) or the image's gunicorn command (``make serve-prod``); docs at /docs.
 """
 
 # No `from __future__ import annotations` here: FastAPI reads the request models built
@@ -19,73 +21,29 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import torch
-from fastapi import FastAPI, HTTPException, Request, status
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI, HTTPException, Response, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import __version__, model
 from .config import Settings
-from .hot_reload import Loaded, Reloader, admin_router
-
-if TYPE_CHECKING:
-    from . import llm
-
-LLM_VERSION = "llm"  # the LLM track's model is not registered: one fixed version
+from .ops.hot_reload import Loaded, Reloader, admin_router
+from .ops.http import ERROR_RESPONSES, Health, Readiness, add_http_plumbing, json_response
 
 
 class Prediction(BaseModel):
-    """The label with the highest probability, its probability, and all of them."""
+    """The most probable label, its probability, every label's, and the model version."""
 
     label: str
-    confidence: float
+    probability: float
     probabilities: dict[str, float]
+    model_version: str
 
 
 class BatchPrediction(BaseModel):
     predictions: list[Prediction]
-
-
-class BodySizeLimit:
-    """ASGI middleware: 413 for a body over ``max_bytes``, announced or streamed.
-
-    Checked before JSON parsing, so a 1 GB body is refused without being read into memory.
-    """
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope["headers"]).get(b"content-length", b"0")
-        if not declared.isdigit() or int(declared) > self.max_bytes:
-            await _send_413(send, self.max_bytes)
-            return
-        received = 0
-
-        async def limited() -> Message:
-            nonlocal received
-            message = await receive()
-            received += len(message.get("body", b""))
-            if received > self.max_bytes:
-                raise HTTPException(413, "request body too large")
-            return message
-
-        await self.app(scope, limited, send)
-
-
-async def _send_413(send: Send, max_bytes: int) -> None:
-    body = json.dumps({"detail": f"request body over {max_bytes} bytes"}).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": 413, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
 
 
 def _request_models(settings: Settings) -> tuple[type[BaseModel], type[BaseModel]]:
@@ -99,7 +57,7 @@ def _request_models(settings: Settings) -> tuple[type[BaseModel], type[BaseModel
     batch = create_model(
         "BatchRequest",
         __config__=strict,
-        texts=(Annotated[list[text], Field(min_length=1, max_length=settings.max_batch)], ...),
+        texts=(Annotated[list[text], Field(min_length=1, max_length=settings.max_batch_rows)], ...),
     )
     return single, batch
 
@@ -108,34 +66,21 @@ def _request_models(settings: Settings) -> tuple[type[BaseModel], type[BaseModel
 class Served:
     """The loaded model and the run it came from (``run.json``: run id, test scores)."""
 
-    predictor: "model.Predictor | llm.LLMClassifier"
+    predictor: model.Predictor
     run: dict[str, Any] = field(default_factory=dict)
-
-
-def current_model(settings: Settings) -> str:
-    """Which model the folder holds now (``none`` before training): polled by the service."""
-    if settings.serve_llm:
-        from . import llm  # only here: it brings MLflow, pandas and plots (~250 MB a worker)
-
-        return LLM_VERSION if (settings.llm_dir / llm.CONFIG).exists() else model.NO_MODEL
-    return model.folder_identity(settings.model_dir)
 
 
 def load_served(settings: Settings) -> Loaded[Served | None]:
     """Load the model the folder holds now; fails (and the old one keeps serving) if none."""
-    identity = current_model(settings)
+    identity = model.folder_identity(settings.model_dir)
     if identity == model.NO_MODEL:
         raise FileNotFoundError("no trained model: run `make train`")
-    if settings.serve_llm:
-        from . import llm
-
-        return Loaded(Served(llm.load_classifier(settings.llm_dir)), identity)
-    run = settings.model_dir / "run.json"
-    metadata = json.loads(run.read_text()) if run.exists() else {}
-    loaded = Served(model.load(settings.model_dir), metadata)
-    if current_model(settings) != identity:  # replaced while it loaded: maybe half of each
+    run_file = settings.model_dir / model.RUN_FILE
+    run = json.loads(run_file.read_text()) if run_file.exists() else {}
+    loaded = Served(model.load(settings.model_dir), run)
+    if model.folder_identity(settings.model_dir) != identity:  # replaced while it loaded
         raise RuntimeError("the model changed while loading; the next check loads it")
-    version = identity.partition("@")[0]  # the registry's version number, for /metadata
+    version = identity.partition("@")[0]  # the registry's version number
     return Loaded(loaded, version, identity)
 
 
@@ -145,9 +90,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     reloader: Reloader[Served | None] = Reloader(
         Loaded(None, model.NO_MODEL),
-        probe=lambda: current_model(settings),
+        probe=lambda: model.folder_identity(settings.model_dir),
         load=lambda: load_served(settings),
-        interval_s=0 if settings.serve_llm else settings.reload_interval_s,
+        interval_s=settings.reload_interval_s,
     )
 
     @asynccontextmanager
@@ -159,7 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="text classifier", version=__version__, lifespan=lifespan)
     app.state.reloader = reloader
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    add_http_plumbing(app, settings.max_body_bytes)
     if settings.admin_token is not None:
         token = settings.admin_token.get_secret_value()
         app.include_router(admin_router(reloader, token, settings.admin_allow_remote))
@@ -175,65 +120,58 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         return current.model, current.version
 
-    def predict(texts: list[str]) -> list[Prediction]:
-        current = served()[0].predictor
-        proba = current.predict_proba(texts, batch_size=settings.max_batch)
+    def predict(texts: list[str]) -> list[dict[str, Any]]:
+        current, version = served()
+        labels = current.predictor.labels
+        proba = current.predictor.predict_proba(texts, batch_size=settings.max_batch_rows)
         return [
-            Prediction(
-                label=current.labels[int(row.argmax())],
-                confidence=float(row.max()),
-                probabilities={
-                    label: float(p) for label, p in zip(current.labels, row, strict=True)
-                },
-            )
+            {
+                "label": labels[int(row.argmax())],
+                "probability": float(row.max()),
+                "probabilities": {label: float(p) for label, p in zip(labels, row, strict=True)},
+                "model_version": version,
+            }
             for row in proba
         ]
 
     @app.get("/health")
-    def health() -> dict[str, str]:
+    def health() -> Health:
         """Liveness: the process answers (the model may still be loading)."""
-        return {"status": "ok"}
+        return Health()
 
-    @app.get("/ready")
-    def ready() -> dict[str, str]:
+    @app.get("/ready", response_model=Readiness, responses={503: {"model": Readiness}})
+    def ready() -> Response:
         """Readiness: 200 only once a model is loaded, so a load balancer waits for it."""
-        return {"status": "ready", "model_version": served()[1]}
+        current = reloader.current
+        loaded = current.model is not None
+        body = Readiness(ready=loaded, model_version=current.version if loaded else None)
+        return json_response(body.model_dump(), 200 if loaded else 503)
 
     @app.get("/metadata")
     def metadata() -> dict[str, Any]:
-        """What is being served: model version, labels, limits, and its MLflow run."""
+        """What is being served: model name and version, its MLflow run and test scores."""
         current, version = served()
-        predictor, run = current.predictor, current.run
         return {
+            "model_name": settings.model_name,
             "model_version": version,
-            "mlflow_run_id": run.get("run_id"),
-            "test_metrics": run.get("metrics", {}),
-            "labels": predictor.labels,
-            "max_length_tokens": predictor.max_length,
+            "run_id": current.run.get("run_id"),
+            "test_metrics": current.run.get("test_metrics", {}),
+            "labels": current.predictor.labels,
+            "max_length_tokens": current.predictor.max_length,
             "max_text_chars": settings.max_text_chars,
-            "max_batch": settings.max_batch,
+            "max_batch_rows": settings.max_batch_rows,
             "reload_interval_s": reloader.interval_s,
             "version": __version__,
         }
 
-    @app.exception_handler(RequestValidationError)
-    async def readable_422(request: Request, error: RequestValidationError) -> JSONResponse:
-        """Where and what, without echoing the input: a lone surrogate in it would not
-        encode as UTF-8, and the error page would become a 500."""
-        detail = [
-            {"loc": list(item["loc"]), "msg": item["msg"], "type": item["type"]}
-            for item in error.errors()
-        ]
-        return JSONResponse({"detail": detail}, status_code=422)
+    @app.post("/predict", response_model=Prediction, responses=ERROR_RESPONSES)
+    def predict_one(request: PredictRequest) -> Response:
+        return json_response(predict([request.text])[0])
 
-    @app.post("/predict")
-    def predict_one(request: PredictRequest) -> Prediction:
-        return predict([request.text])[0]
-
-    @app.post("/predict/batch")
-    def predict_batch(request: BatchRequest) -> BatchPrediction:
+    @app.post("/predict/batch", response_model=BatchPrediction, responses=ERROR_RESPONSES)
+    def predict_batch(request: BatchRequest) -> Response:
         """All texts go through the model together: one padded batch, not N calls."""
-        return BatchPrediction(predictions=predict(request.texts))
+        return json_response({"predictions": predict(request.texts)})
 
     return app
 

@@ -3,7 +3,7 @@
 all-MiniLM-L6-v2 (Apache-2.0, 22M parameters) was trained to make mean-pooled token
 vectors good sentence embeddings. Keeping that pooling and adding one linear layer is the
 smallest change that lets the whole network learn *this* task; fine-tuning then updates
-every weight, where the "before" model (features.py) keeps the encoder frozen.
+every weight, where the "before" model (baselines.py) keeps the encoder frozen.
 
 Saved as safetensors + JSON + the tokenizer files: no pickle, loadable without this code.
 """
@@ -22,6 +22,7 @@ from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedTokeniz
 
 WEIGHTS, CONFIG = "model.safetensors", "classifier.json"
 REGISTRY_FILE = "registry.json"  # written by register.export_champion: which version this is
+RUN_FILE = "run.json"  # written by experiment.py: the run it came from and its test scores
 NO_MODEL = "none"
 
 

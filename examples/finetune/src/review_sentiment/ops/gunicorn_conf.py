@@ -1,6 +1,6 @@
 """Settings of the production start command, the one line the image and ``make serve-prod`` run:
 
-    python -m gunicorn -c python:review_sentiment.gunicorn_conf
+    python -m gunicorn -c python:review_sentiment.ops.gunicorn_conf
 
 Everything else about serving in production lives here. gunicorn supervises ``workers``
 processes (restarts one that dies, stops them gracefully on SIGTERM); each is a uvicorn

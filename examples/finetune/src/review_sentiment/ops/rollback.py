@@ -1,8 +1,9 @@
 """``make rollback``: point ``champion`` back at the previous version, and serve it.
 
-The alias moves in the registry (recorded as an event, see ``champion.py``), then that
-version is exported to ``models/finetuned``. A running service notices the new
-``registry.json`` within its poll interval and swaps the model in: no restart, no rebuild.
+The alias moves in the registry (recorded as an event, see ``champion.py``), then the
+version is exported to ``models/champion``. A running service follows within its poll
+interval (``hot_reload.py``): it watches ``models/champion/registry.json``, or the alias
+itself when it serves ``models:/NAME@champion``. No restart, no image rebuild.
 
     make rollback               # the champion before the current one
     make rollback VERSION=3     # a version by number
@@ -16,15 +17,15 @@ import sys
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from ..config import Settings
+from ..register import export_champion
 from . import champion, tracking
-from .config import Settings
-from .register import export_champion
 
 
 def roll_back(settings: Settings, to: str | None = None) -> champion.Move:
     """Move the alias back (to ``to`` if given) and export that version for the service."""
     tracking.configure()
-    move = champion.rollback(MlflowClient(), tracking.MODEL_NAME, to)
+    move = champion.rollback(MlflowClient(), settings.model_name, to)
     export_champion(settings, move.current)
     return move
 

@@ -31,8 +31,9 @@ import torch
 from sklearn.metrics import accuracy_score
 from tqdm.auto import tqdm
 
-from . import data, features, model, train
-from .config import Settings
+from .. import baselines, data, model
+from ..config import Settings
+from . import tracking
 
 Predict = Callable[..., list[str]]  # texts in, labels out
 
@@ -102,10 +103,12 @@ def run(settings: Settings, n_latency: int, batch: int, threads: int = 1) -> lis
     int8 = quantize(finetuned)
     base, tokenizer = model.build(settings.encoder, finetuned.labels)
     frozen = model.Predictor(base, tokenizer, settings.max_length)
-    head = features.load_linear(settings.model_dir / features.FROZEN_HEAD)
+    # the frozen baseline, refitted as experiment.py fits it: same split, seed and encoder
+    vectors = baselines.embed(frozen, splits.train[data.TEXT].tolist())
+    head = baselines.frozen_lr(settings.seed).fit(vectors, splits.train[data.LABEL])
 
     def frozen_predict(batch_texts: list[str]) -> list[str]:
-        return head.predict(features.embed(frozen, batch_texts)).tolist()
+        return head.predict(baselines.embed(frozen, batch_texts)).tolist()
 
     results = []
     for name, predict, net in (
@@ -134,7 +137,7 @@ def table(results: list[Result], n_test: int, n_latency: int, threads: int) -> s
 
 def _model_run_id(settings: Settings) -> str:
     """The training run of the benchmarked model: `make report` matches the two."""
-    marker = settings.model_dir / "run.json"
+    marker = settings.model_dir / model.RUN_FILE
     return str(json.loads(marker.read_text())["run_id"]) if marker.exists() else "unknown"
 
 
@@ -153,7 +156,7 @@ def main(argv: list[str] | None = None) -> None:
     text = table(results, n_test, min(args.latency_texts, n_test), threads)
     settings.reports_dir.mkdir(parents=True, exist_ok=True)
     (settings.reports_dir / "bench.md").write_text(text)
-    train.configure_tracking(settings)
+    tracking.configure()
     with mlflow.start_run(run_name="bench"):
         mlflow.log_params({"model_run_id": _model_run_id(settings), "threads": threads})
         for r in results:

