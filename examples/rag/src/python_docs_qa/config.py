@@ -52,7 +52,12 @@ class Settings(BaseSettings):
     # retrieval: fixed values, none tuned on the test questions (docs/DESIGN.md)
     retriever: Mode = "hybrid"
     top_k: int = Field(5, ge=1, le=50)
-    candidates: int = Field(50, ge=1, description="Hits each retriever hands to the fusion")
+    candidates: int = Field(
+        50,
+        ge=1,
+        description="Hits each retriever hands to the fusion: ten times top_k, so a passage "
+        "ranked low by one retriever can still be lifted by the other",
+    )
     rrf_k: int = Field(
         60,
         ge=1,
@@ -64,8 +69,9 @@ class Settings(BaseSettings):
         0.35,
         ge=-1,
         le=1,
-        description="Refuse when the best passage's cosine similarity to "
-        "the question is below this (a fixed value, not fitted to the test questions)",
+        description="Refuse when the best passage's cosine similarity to the question is "
+        "below this. A fixed value, not fitted: the bundled questions are all answerable, "
+        "so they cannot tune it (docs/DESIGN.md, 'Hallucination control and refusal')",
     )
 
     # answering

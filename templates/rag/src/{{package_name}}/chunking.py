@@ -1,8 +1,9 @@
 """Stage 3, chunk: cut sections into overlapping passages small enough to embed whole.
 
-MiniLM reads at most ``max_seq_length`` tokens (128 here: about 90 words), so passages
-of about ``chunk_words`` words are what the dense model actually sees; the overlap
-keeps a sentence that straddles a cut findable from both sides. Paragraphs are kept
+MiniLM reads at most ``max_seq_length`` tokens (a setting) and ignores the rest, so
+passages are kept near ``chunk_words`` words: about what that many tokens hold, title
+included (``Passage.indexed_text``); a word past the limit is still found by BM25. The
+overlap keeps a sentence that straddles a cut findable from both sides. Paragraphs are kept
 whole where they fit, so a passage reads like the document.
 """
 

@@ -1,9 +1,12 @@
 """Stage 5, ingest (``make ingest``): corpus folder -> passages -> vectors -> index on disk.
 
-The index is built in a temporary folder and moved into place with one rename, so a
+The index is built in a temporary folder and swapped in only when complete (the old
+folder renamed aside, the new one renamed into place, the old one deleted), so a
 failure (a bad file, Ctrl-C) leaves the previous index untouched: nothing is ever half
-ingested. Embeddings come from a per-document cache (``ops/cache.py``), so re-ingesting
-after editing one file embeds only that file.
+ingested. A running service is not affected: it holds its index in memory and loads
+the new one only when told to (SIGHUP, docs/DESIGN.md). Embeddings come from a
+per-document cache (``ops/cache.py``), so re-ingesting after editing one file embeds
+only that file.
 """
 
 from __future__ import annotations

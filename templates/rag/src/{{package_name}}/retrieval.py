@@ -121,7 +121,7 @@ class Retriever:
         self.settings = settings
         self.embed = embed  # question -> unit vector (the same model the index was built with)
         # Scored with torch, not numpy: numpy's BLAS threads and torch's OpenMP threads spin
-        # against each other on a small CPU (docs/DESIGN.md, "Latency", has the numbers).
+        # against each other on a small CPU (numbers: docs/DESIGN.md, "How fast is an answer").
         self._matrix = torch.from_numpy(index.embeddings)
 
     def search(
