@@ -27,11 +27,6 @@ from mlportfolio.answers import UserInputs
 from mlportfolio.render import NewProject, new_project
 
 PYTHON = sys.executable
-# modules rendered from templates/includes, the same in every kind
-SHARED_INCLUDES = (
-    "tracking", "champion", "rollback", "hot_reload", "gunicorn_conf", "readme_blocks", "http",
-    "test_layout", "test_tracking",
-)  # fmt: skip
 
 
 def _wine_csv(folder: Path) -> Path:
@@ -193,10 +188,7 @@ def test_settings_use_the_package_name(tmp_path: Path) -> None:
 
 def test_rendered_text_names_the_real_package_and_no_retired_words(tmp_path: Path) -> None:
     project = new_project(NewProject(kind="classifier", dest=tmp_path / "my-model", git=False)).path
-    shared = {f"{name}.py" for name in SHARED_INCLUDES}  # checked where the includes are
     for path in [*project.rglob("*.py"), *project.rglob("*.md"), project / "Makefile"]:
-        if path.name in shared:
-            continue
         text = path.read_text()
         for stale in ("<package>", "<PREFIX>", "fastpath", "schemas.py"):
             assert stale not in text, f"{path.relative_to(project)}: {stale}"

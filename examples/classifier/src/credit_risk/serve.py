@@ -14,6 +14,7 @@ import os
 from typing import Annotated, Any
 
 from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model, with_config
 from typing_extensions import NotRequired, TypedDict
@@ -95,7 +96,7 @@ def create_app(settings: Settings | None = None, model: ServedModel | None = Non
     log = PredictionLog.from_settings(settings, schema)
 
     def predict(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Probabilities, labels at the validated threshold, P(label); logged if asked."""
+        """Probabilities, labels at the validated threshold, and P(label)."""
         current = reloader.current.model  # read once: a swap mid-request cannot mix models
         proba = current.predict_proba({n: [r.get(n) for r in records] for n in schema.features})
         labels = current.schema.predict_labels(proba, current.threshold).tolist()
@@ -109,8 +110,6 @@ def create_app(settings: Settings | None = None, model: ServedModel | None = Non
             }
             for label, row in zip(labels, proba.tolist(), strict=True)
         ]
-        if log is not None:
-            log.write(records, predictions)
         return predictions
 
     app = FastAPI(
@@ -124,18 +123,27 @@ def create_app(settings: Settings | None = None, model: ServedModel | None = Non
         token = settings.admin_token.get_secret_value()
         app.include_router(admin_router(reloader, token, settings.admin_allow_remote))
 
-    # Plain `def` handlers run in FastAPI's thread pool, so numpy work and log writes never
-    # block the event loop. The response models document the API; `json_response` sends
-    # the dicts `predict` built without validating them a second time.
+    # One record is scored on the event loop: the ONNX call takes tens of microseconds, and
+    # a thread-pool hop per request cost more tail latency than it saved (docs/DESIGN.md).
+    # The log's file write goes to the thread pool; a batch (milliseconds of work) runs
+    # there whole. The response models document the API; `json_response` sends the dicts
+    # `predict` built without validating them a second time.
     @app.post("/predict", response_model=Prediction, responses=ERROR_RESPONSES)
-    def predict_one(record: Record) -> Response:  # type: ignore[valid-type]
+    async def predict_one(record: Record) -> Response:  # type: ignore[valid-type]
         """Score one record."""
-        return json_response(predict([record])[0])
+        predictions = predict([record])
+        if log is not None:
+            await run_in_threadpool(log.write, [record], predictions)
+        return json_response(predictions[0])
 
     @app.post("/predict/batch", response_model=BatchPrediction, responses=ERROR_RESPONSES)
     def predict_batch(batch: Batch) -> Response:  # type: ignore[valid-type]
-        """Score up to ``max_batch_rows`` records in one call."""
-        return json_response({"predictions": predict(batch.records)})  # type: ignore[attr-defined]
+        """Score up to ``max_batch_rows`` records in one call (in the thread pool: plain def)."""
+        records = batch.records  # type: ignore[attr-defined]
+        predictions = predict(records)
+        if log is not None:
+            log.write(records, predictions)
+        return json_response({"predictions": predictions})
 
     @app.get("/health")
     def health() -> Health:
