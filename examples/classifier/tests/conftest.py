@@ -11,8 +11,8 @@ import pytest
 
 from credit_risk.config import Settings
 from credit_risk.evaluate import Report, evaluate
+from credit_risk.ops.onnx_compile import compile_onnx
 from credit_risk.predict import ServedModel, onnx_session
-from credit_risk.register import compile_onnx
 from credit_risk.train import TrainResult, train
 
 

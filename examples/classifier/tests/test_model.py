@@ -7,8 +7,8 @@ import pytest
 
 from credit_risk.config import Settings
 from credit_risk.evaluate import MAJORITY, Report
+from credit_risk.ops.onnx_compile import ONNX_TOLERANCE, compile_onnx
 from credit_risk.predict import ServedModel, onnx_session
-from credit_risk.register import ONNX_TOLERANCE, compile_onnx
 from credit_risk.train import LIGHTGBM, LINEAR, TrainResult, choose_threshold
 
 

@@ -3,10 +3,11 @@
 A run records what an interviewer asks about: parameters, CV and test-split metrics,
 plots, the data file's SHA-256 and the git commit. The model is saved with skops (no
 pickle), with its signature, an input example and the metadata the service needs
-(schema, threshold, test metrics), and beside it the same pipeline compiled to ONNX, which
-the service runs (``predict.py``). The alias ``champion`` moves only when the new model's
-cross-validated PR-AUC beats the champion's by ``promotion_margin``: the test split
-decides nothing, and a retrain within noise of the champion never replaces it.
+(schema, threshold, test metrics), and beside it the same pipeline compiled to ONNX
+(``ops/onnx_compile.py``), which the service runs (``predict.py``). The alias ``champion``
+moves only when the new model's cross-validated PR-AUC beats the champion's by
+``promotion_margin``: the test split decides nothing, and a retrain within noise of the
+champion never replaces it.
 """
 
 from __future__ import annotations
@@ -21,22 +22,15 @@ from typing import Any
 
 import mlflow
 import mlflow.sklearn
-import numpy as np
-import onnxruntime
 import pandas as pd
-from lightgbm import LGBMClassifier
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
-from onnxmltools.convert.lightgbm.operator_converters.LightGbm import convert_lightgbm
-from skl2onnx import convert_sklearn, update_registered_converter
-from skl2onnx.common.data_types import FloatTensorType, StringTensorType
-from skl2onnx.common.shape_calculator import calculate_linear_classifier_output_shapes
-from sklearn.pipeline import Pipeline
 
 from .config import Settings
 from .data import Schema, file_sha256
 from .evaluate import Report
 from .ops import champion, tracking
+from .ops.onnx_compile import ONNX_FILE, compile_onnx
 from .train import TrainResult
 
 # skops refuses to load types it does not know: these are LightGBM's and numpy's dtype
@@ -47,16 +41,6 @@ TRUSTED_TYPES = [
     "lightgbm.basic.Booster",
     "lightgbm.sklearn.LGBMClassifier",
 ]
-ONNX_FILE = "model.onnx"
-ONNX_TOLERANCE = 1e-6
-# skl2onnx converts scikit-learn itself; LightGBM's converter comes from onnxmltools.
-update_registered_converter(
-    LGBMClassifier,
-    "LightGbmLGBMClassifier",
-    calculate_linear_classifier_output_shapes,
-    convert_lightgbm,
-    options={"nocl": [True, False], "zipmap": [True, False, "columns"]},
-)
 
 
 @dataclass(frozen=True)
@@ -123,29 +107,6 @@ def log_and_register(
     if promoted:
         export_champion(settings, version)
     return Registration(run.info.run_id, version, promoted, message)
-
-
-def compile_onnx(
-    pipeline: Pipeline, schema: Schema, test: pd.DataFrame
-) -> tuple[bytes | None, float]:
-    """The fitted pipeline as ONNX, and its largest difference from the pipeline on ``test``.
-
-    None when the difference is over ``ONNX_TOLERANCE``: the service then runs the
-    pipeline itself, slower but exact.
-    """
-    inputs = [(name, FloatTensorType([None, 1])) for name in schema.numeric]
-    inputs += [(name, StringTensorType([None, 1])) for name in schema.categorical]
-    options = {id(pipeline.named_steps["model"]): {"zipmap": False}}
-    opsets = {"": 17, "ai.onnx.ml": 3}  # what skl2onnx and onnxmltools both support
-    onnx = convert_sklearn(pipeline, initial_types=inputs, options=options, target_opset=opsets)
-    onnx_bytes = onnx.SerializeToString()
-    session = onnxruntime.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
-    features = schema.features_frame(test)
-    columns = {name: features[name].tolist() for name in schema.features}
-    names = [item.name for item in session.get_inputs()]
-    compiled = session.run(None, schema.onnx_feed(names, columns))[1]
-    error = float(np.abs(compiled - pipeline.predict_proba(features)).max())
-    return (onnx_bytes if error <= ONNX_TOLERANCE else None), error
 
 
 def _example_rows(train: pd.DataFrame, schema: Schema, n_rows: int = 5) -> pd.DataFrame:
