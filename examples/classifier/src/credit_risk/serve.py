@@ -123,8 +123,8 @@ def create_app(settings: Settings | None = None, model: ServedModel | None = Non
         token = settings.admin_token.get_secret_value()
         app.include_router(admin_router(reloader, token, settings.admin_allow_remote))
 
-    # One record is scored on the event loop: the ONNX call takes tens of microseconds, and
-    # a thread-pool hop per request cost more tail latency than it saved (docs/DESIGN.md).
+    # One record is scored on the event loop: the ONNX call is short, and a thread-pool hop
+    # per request cost more tail latency than it saved (measurements in docs/DESIGN.md).
     # The log's file write goes to the thread pool; a batch (milliseconds of work) runs
     # there whole. The response models document the API; `json_response` sends the dicts
     # `predict` built without validating them a second time.

@@ -24,7 +24,7 @@ from ..data import Schema
 
 ONNX_FILE = "model.onnx"
 ONNX_TOLERANCE = 1e-6
-OPSETS = {"": 17, "ai.onnx.ml": 3}  # the newest both skl2onnx and onnxmltools support
+OPSETS = {"": 17, "ai.onnx.ml": 3}  # pinned: skl2onnx refuses the newer ai.onnx.ml 5 here
 update_registered_converter(
     LGBMClassifier,
     "LightGbmLGBMClassifier",
