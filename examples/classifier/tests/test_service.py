@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -167,3 +170,14 @@ def test_malformed_or_non_json_bodies_are_a_422(
     response = client.post(path, content=body, headers={"content-type": content_type})
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"][0] == "body"
+
+
+def test_the_service_loads_no_converter_and_no_lightgbm() -> None:
+    # docs/DESIGN.md: the server runs the ONNX file; training-time libraries stay out
+    module = "credit_risk.serve"
+    code = f"import json, sys, {module}; print(json.dumps(sorted(sys.modules)))"
+    command = [sys.executable, "-c", code]
+    source = Path(__file__).resolve().parents[1] / "src"  # importable without an install
+    result = subprocess.run(command, capture_output=True, text=True, check=True, cwd=source)
+    loaded = {name.split(".")[0] for name in json.loads(result.stdout.splitlines()[-1])}
+    assert not loaded & {"lightgbm", "skl2onnx", "onnxmltools", "matplotlib"}
