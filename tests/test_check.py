@@ -18,7 +18,7 @@ SITUATION = (
     "Loan officers approve credit by hand, and every missed defaulter costs the lender "
     "the unpaid balance, while a good applicant turned away costs only a margin. "
 )
-FILLER = "We measured it on the holdout set and compared it with the baseline model. " * 4
+FILLER = "We measured it on the test set and compared it with the baseline model. " * 4
 
 
 def _readme(

@@ -182,7 +182,7 @@ def require_no_empty_columns(table: CsvTable) -> None:
 
 
 def min_rows_per_class(cv_folds: int, test_size: float) -> int:
-    """The fewest rows a class needs so a stratified holdout and k-fold CV both work."""
+    """The fewest rows a class needs so a stratified test split and k-fold CV both work."""
     return math.ceil(cv_folds / (1 - test_size)) + 1
 
 
@@ -221,7 +221,7 @@ def class_balance(
         continuous = len(counts) > 10 and _is_numeric(list(counts))
         raise DataError(
             f"class {name!r} of label column {label!r} has {n} rows; "
-            f"a stratified holdout and {cv_folds}-fold CV need at least {needed}",
+            f"a stratified test split and {cv_folds}-fold CV need at least {needed}",
             f"{label!r} looks like a quantity ({len(counts)} distinct numbers): bin it into "
             "a few classes or pick a categorical column"
             if continuous
