@@ -142,7 +142,8 @@ def _with_decimal_point(column: pd.Series, decimal: str) -> pd.Series:
 
 
 def read_raw(settings: Settings) -> pd.DataFrame:
-    """Read the data file as text, drop ID columns and unlabeled rows."""
+    """Read the data file as text, drop ``drop_columns`` (the row IDs ``mlportfolio new``
+    found) and unlabeled rows."""
     path = settings.path(settings.data_file)
     frame = read_table(path, settings.csv_sep, settings.csv_decimal)
     if settings.target not in frame.columns:

@@ -4,6 +4,8 @@ This is the only stage that reads the test split, and it only reports: nothing c
 here feeds back into model choice, the threshold or promotion (those use the
 cross-validation of ``train.py``). The majority-class rule is the floor every model must
 clear: its PR-AUC is the positive rate, what a model that learned nothing scores.
+F1, precision and recall of every model use the selected model's threshold (the one the
+service applies); compare the models by PR-AUC and ROC-AUC, which need no threshold.
 """
 
 from __future__ import annotations
