@@ -33,11 +33,6 @@ def bundled_encoder() -> Path:
     return Path(get_model_path())
 
 
-def encoder_path(name: str) -> Path:
-    """``name`` as a folder, or the bundled MiniLM when empty."""
-    return Path(name) if name else bundled_encoder()
-
-
 def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Average the token vectors, ignoring padding (how MiniLM was trained to embed)."""
     weights = mask.unsqueeze(-1).to(hidden.dtype)
@@ -110,7 +105,7 @@ class Predictor:
 
 def build(encoder: str, labels: list[str]) -> tuple[TextClassifier, PreTrainedTokenizerBase]:
     """A fresh classifier on the pre-trained encoder (the head starts random)."""
-    path = encoder_path(encoder)
+    path = Path(encoder) if encoder else bundled_encoder()
     tokenizer = AutoTokenizer.from_pretrained(path)
     return TextClassifier(AutoModel.from_pretrained(path), labels), tokenizer
 

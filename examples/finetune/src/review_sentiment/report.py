@@ -86,9 +86,8 @@ def comparison_block(facts: Facts) -> str:
             )
         )
     text = _table(header, rows) + (
-        "\n\nSame rows for every model; ± is the 95 percent interval of the test split. "
-        "The fine-tuned model is served as `champion`; [WRITEUP.md](WRITEUP.md) has the "
-        "verdict and the paired test."
+        "\n\nSame rows for every model; ± is the test split's 95 percent interval. The "
+        "fine-tuned model is served; [WRITEUP.md](WRITEUP.md) has the verdict."
     )
     if not facts.bench:
         return text + "\n\nRun `make bench report` to add the serving cost: fp32 vs int8."

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
+import numpy as np
+from sklearn.metrics import confusion_matrix
 
 from . import baselines, metrics, model
 from .config import Settings
@@ -34,10 +36,12 @@ SPLIT_TAGS = {"val": "val_split_sha256", "test": "test_split_sha256"}
 
 @dataclass(frozen=True)
 class Scored:
-    """One candidate's predicted labels on the validation and the test split."""
+    """One candidate's predicted labels on the validation and the test split (and, for a
+    fine-tune, its test probabilities: the worst errors are read from them)."""
 
     val: list[str]
     test: list[str]
+    test_proba: np.ndarray | None = None
 
 
 def run(settings: Settings, splits: Splits, run_name: str) -> str:
@@ -52,7 +56,7 @@ def run(settings: Settings, splits: Splits, run_name: str) -> str:
         scored[SERVED] = _fine_tuned(predictor, splits, settings)
         if settings.lora:
             scored["lora"] = _lora(splits, settings)
-        _log_served(active.info.run_id, predictor, splits, scored)
+        _log_served(active.info.run_id, splits, scored)
         mlflow.log_metric("pipeline_seconds", time.perf_counter() - start)
         _log_model(predictor, active.info.run_id)
         return active.info.run_id
@@ -157,9 +161,9 @@ def _fine_tuned(
         "best_epoch": best.epoch,
         "stopped_by_time_budget": float(history[-1].out_of_time),
     }
-    scored = Scored(
-        predictor.predict(splits.val[TEXT].tolist()), predictor.predict(splits.test[TEXT].tolist())
-    )
+    proba = predictor.predict_proba(splits.test[TEXT].tolist())
+    test = [predictor.labels[i] for i in proba.argmax(axis=1)]
+    scored = Scored(predictor.predict(splits.val[TEXT].tolist()), test, proba)
     return _log_scores(name, splits, scored, extra)
 
 
@@ -178,9 +182,7 @@ def _lora(splits: Splits, settings: Settings) -> Scored:
     return _fine_tuned(predictor, splits, lora_settings, name="lora")
 
 
-def _log_served(
-    run_id: str, predictor: model.Predictor, splits: Splits, scored: dict[str, Scored]
-) -> None:
+def _log_served(run_id: str, splits: Splits, scored: dict[str, Scored]) -> None:
     """The served model's scores under plain names, McNemar against its strongest baseline,
     its confusion matrix and worst errors (the write-up reads them back from the run).
 
@@ -202,8 +204,9 @@ def _log_served(
             "mcnemar.p_value": test.p_value,
         }
     )
-    proba = predictor.predict_proba(splits.test[TEXT].tolist())
-    matrix = metrics.confusion(y_true, scored[SERVED].test, splits.labels)
+    proba = scored[SERVED].test_proba
+    assert proba is not None
+    matrix = confusion_matrix(y_true, scored[SERVED].test, labels=splits.labels).tolist()
     errors = metrics.worst_errors(splits.test[TEXT].tolist(), y_true, proba, splits.labels)
     mlflow.log_dict({"labels": splits.labels, "matrix": matrix}, "evaluation/confusion.json")
     mlflow.log_dict({"errors": errors}, "evaluation/errors.json")

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.stats import binom
-from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
+from sklearn.metrics import accuracy_score, f1_score
 
 
 def scores(y_true: Sequence[str], y_pred: Sequence[str], split: str) -> dict[str, float]:
@@ -67,11 +67,6 @@ def mcnemar(y_true: Sequence[str], pred_a: Sequence[str], pred_b: Sequence[str])
     exact = 2 * binom.cdf(low, n, 0.5)
     mid_p = exact - binom.pmf(low, n, 0.5)
     return McNemar(only_a, only_b, float(min(1.0, mid_p)))
-
-
-def confusion(y_true: Sequence[str], y_pred: Sequence[str], labels: list[str]) -> list[list[int]]:
-    """Counts, rows = true label, columns = predicted label, in ``labels`` order."""
-    return confusion_matrix(y_true, y_pred, labels=labels).tolist()
 
 
 def worst_errors(

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import mlflow
 
-PROJECT_ROOT = Path(__file__).resolve().parents[3]  # src/<package>/ops/tracking.py
+PROJECT_ROOT = Path(__file__).resolve().parents[3]  # src/review_sentiment/ops/tracking.py
 DEFAULT_TRACKING_URI = f"sqlite:///{PROJECT_ROOT / 'mlflow.db'}"
 EXPERIMENT = "review_sentiment"
 MODEL_NAME = "review_sentiment"
