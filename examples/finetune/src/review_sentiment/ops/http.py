@@ -88,7 +88,13 @@ def json_response(content: Any, status_code: int = 200) -> Response:
 
 
 class BodySizeLimit:
-    """ASGI middleware: 413 for a body over ``max_bytes``, announced or streamed."""
+    """ASGI middleware: 413 for a body over ``max_bytes``, announced or streamed.
+
+    An announced body (``Content-Length``) is judged before a byte is read; the server
+    never delivers more than it announced. A streamed (chunked) body is read here, up to
+    the limit, and handed to the app whole: the app's own body parser would turn an
+    error raised mid-stream into a 400, not a 413.
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -99,31 +105,36 @@ class BodySizeLimit:
             await self.app(scope, receive, send)
             return
         announced = dict(scope["headers"]).get(b"content-length")
-        if announced is not None and (not announced.isdigit() or int(announced) > self.max_bytes):
-            await self._refuse(scope, receive, send)
+        if announced is not None:
+            if not announced.isdigit() or int(announced) > self.max_bytes:
+                await self._refuse(scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
             return
-        seen = 0
-
-        async def counted() -> Message:
-            nonlocal seen
+        body, more = b"", True
+        while more:
             message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.max_bytes:
-                raise _BodyTooLarge
-            return message
+            if message["type"] != "http.request":  # the client went away
+                return
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > self.max_bytes:
+                await self._refuse(scope, receive, send)
+                return
+        delivered = False
 
-        try:
-            await self.app(scope, counted, send)
-        except _BodyTooLarge:
-            await self._refuse(scope, receive, send)
+        async def replay() -> Message:
+            nonlocal delivered
+            if delivered:
+                return await receive()
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         body = {"detail": f"request body over {self.max_bytes} bytes"}
         await JSONResponse(body, status_code=413)(scope, receive, send)
-
-
-class _BodyTooLarge(Exception):
-    pass
 
 
 class SecurityHeaders:
