@@ -28,7 +28,7 @@ from .findings import (
     significance,
 )
 from .ops import tracking
-from .ops.readme_blocks import SUMMARY_FILE, ReadmeBlockError, update_readme, write_summary
+from .ops.readme_blocks import SUMMARY_FILE, ReadmeBlockError, markdown_table, publish
 
 BENCH = {  # metric prefix of a `make bench` run -> row title
     "frozen_MiniLM_plus_LR": "frozen MiniLM + LR",
@@ -64,7 +64,7 @@ def dataset_block(settings: Settings, facts: Facts, shares: dict[str, float]) ->
             f"{facts.params.get('seed', '?')}",
         ),
     ]
-    return _table(("", ""), rows)
+    return markdown_table(("", ""), rows)
 
 
 def comparison_block(facts: Facts) -> str:
@@ -85,7 +85,7 @@ def comparison_block(facts: Facts) -> str:
                 f"{int(facts.score(name, 'trainable_params') or 0):,}",
             )
         )
-    text = _table(header, rows) + (
+    text = markdown_table(header, rows) + (
         "\n\nSame rows for every model; ± is the test split's 95 percent interval. The "
         "fine-tuned model is served; [WRITEUP.md](WRITEUP.md) has the verdict."
     )
@@ -97,7 +97,7 @@ def comparison_block(facts: Facts) -> str:
         if f"{key}.accuracy" in facts.bench
     ]
     header = ("serving variant (`make bench`)", "accuracy", "p50 ms", "p99 ms", "texts/s batched")
-    return f"{text}\n\n{_table(header, bench)}\n\nBench: MLflow run `{facts.bench_run_id}`."
+    return f"{text}\n\n{markdown_table(header, bench)}\n\nBench: MLflow run `{facts.bench_run_id}`."
 
 
 _BENCH_COLUMNS = (("accuracy", ".3f"), ("p50_ms", ".1f"), ("p99_ms", ".1f"), ("texts_per_s", ".0f"))
@@ -213,15 +213,16 @@ def report(
         "headline": headline_block(facts),
     }
     try:
-        changed = update_readme(readme, blocks)
+        changed = publish(
+            readme,
+            blocks,
+            summary=summary,
+            run_id=facts.run_id,
+            metrics=quotable_metrics(facts, shares),
+            resume_bullets=resume_bullets(facts),
+        )
     except ReadmeBlockError as error:
         raise ReportError(str(error)) from error
-    write_summary(
-        summary,
-        run_id=facts.run_id,
-        metrics=quotable_metrics(facts, shares),
-        resume_bullets=resume_bullets(facts),
-    )
     writeup.write(settings, client, facts)
     return facts, changed
 
@@ -231,12 +232,6 @@ def _relative(path: Path) -> str:
         return path.resolve().relative_to(PROJECT_ROOT).as_posix()
     except ValueError:
         return path.as_posix()
-
-
-def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def main() -> None:

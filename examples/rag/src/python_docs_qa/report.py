@@ -20,7 +20,7 @@ from mlflow.tracking import MlflowClient
 from .config import PROJECT_ROOT, Settings
 from .evaluate import MODES, table
 from .ops import tracking
-from .ops.readme_blocks import SUMMARY_FILE, ReadmeBlockError, update_readme, write_summary
+from .ops.readme_blocks import SUMMARY_FILE, ReadmeBlockError, markdown_table, publish
 from .retrieval import EVALUATION_FILE
 
 REPRODUCE = "make install train report"
@@ -110,7 +110,7 @@ def dataset_block(facts: RunFacts, settings: Settings) -> str:
                             f"{params.get('max_seq_length')} tokens per passage"),
         ("ingest", f"{metrics['ingest_seconds']:.0f} s for the last index build"),
     ]  # fmt: skip
-    return _table(("", ""), rows)
+    return markdown_table(("", ""), rows)
 
 
 def comparison_block(facts: RunFacts, bench: dict[str, dict[str, float]]) -> str:
@@ -211,22 +211,17 @@ def report(settings: Settings, readme: Path) -> tuple[RunFacts, bool]:
         "headline": headline_block(facts),
     }
     try:
-        changed = update_readme(readme, blocks)
+        changed = publish(
+            readme,
+            blocks,
+            summary=PROJECT_ROOT / SUMMARY_FILE,
+            run_id=facts.run_id,
+            metrics=quotable_metrics(facts, bench),
+            resume_bullets=resume_bullets(facts, bench),
+        )
     except ReadmeBlockError as error:
         raise ReportError(str(error)) from error
-    write_summary(
-        PROJECT_ROOT / SUMMARY_FILE,
-        run_id=facts.run_id,
-        metrics=quotable_metrics(facts, bench),
-        resume_bullets=resume_bullets(facts, bench),
-    )
     return facts, changed
-
-
-def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def main() -> None:

@@ -13,15 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlflow.entities import Run
-from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from .config import PROJECT_ROOT, Settings
 from .data import read_raw
 from .evaluate import COLUMNS as METRICS
 from .evaluate import MAJORITY
-from .ops import tracking
-from .ops.readme_blocks import SUMMARY_FILE, ReadmeBlockError, update_readme, write_summary
+from .ops import champion, tracking
+from .ops.readme_blocks import SUMMARY_FILE, ReadmeBlockError, markdown_table, publish
 
 COLUMNS = {"pr_auc": "PR-AUC", "roc_auc": "ROC-AUC", "f1": "F1", "brier": "Brier (lower is better)"}
 REPRODUCE = "make install train report"
@@ -52,25 +51,10 @@ class RunFacts:
 
 def find_run(client: MlflowClient, settings: Settings) -> tuple[Run, str]:
     """The run behind the ``champion`` alias, else the latest finished training run."""
-    try:
-        version = client.get_model_version_by_alias(settings.model_name, tracking.CHAMPION)
-        return client.get_run(version.run_id), f"champion v{version.version}"
-    except MlflowException:
-        pass
-    experiment = client.get_experiment_by_name(tracking.EXPERIMENT)
-    runs = (
-        client.search_runs(
-            [experiment.experiment_id],
-            filter_string="metrics.test_pr_auc >= 0",
-            order_by=["attributes.start_time DESC"],
-            max_results=1,
-        )
-        if experiment is not None
-        else []
-    )
-    if not runs:
+    found = champion.served_run(client, settings.model_name, "test_pr_auc")
+    if found is None:
         raise ReportError("no training run found: run `make train` first")
-    return runs[0], "latest run"
+    return found
 
 
 def run_facts(run: Run, source: str) -> RunFacts:
@@ -111,7 +95,7 @@ def dataset_block(settings: Settings, facts: RunFacts) -> str:
         ("features", f"{len(features)} columns{dropped}"),
         ("missing values", f"{missing.mean():.1%} of cells{most_missing}"),
     ]
-    return _table(("", ""), rows)
+    return markdown_table(("", ""), rows)
 
 
 def comparison_block(facts: RunFacts) -> str:
@@ -133,7 +117,7 @@ def comparison_block(facts: RunFacts) -> str:
             else "multiclass: the label is the most likely class."
         )
     )
-    return _table(header, rows) + "\n\n" + note
+    return markdown_table(header, rows) + "\n\n" + note
 
 
 def headline_block(facts: RunFacts) -> str:
@@ -200,27 +184,22 @@ def report(settings: Settings, readme: Path) -> tuple[RunFacts, bool]:
         "headline": headline_block(facts),
     }
     try:
-        changed = update_readme(readme, blocks)
+        changed = publish(
+            readme,
+            blocks,
+            summary=PROJECT_ROOT / SUMMARY_FILE,
+            run_id=facts.run_id,
+            metrics=quotable_metrics(facts),
+            resume_bullets=resume_bullets(facts, settings),
+        )
     except ReadmeBlockError as error:
         raise ReportError(str(error)) from error
-    write_summary(
-        PROJECT_ROOT / SUMMARY_FILE,
-        run_id=facts.run_id,
-        metrics=quotable_metrics(facts),
-        resume_bullets=resume_bullets(facts, settings),
-    )
     return facts, changed
 
 
 def _count(facts: RunFacts, param: str) -> str:
     value = facts.params.get(param, "?")
     return f"{int(value):,}" if value.isdigit() else value
-
-
-def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def main() -> None:

@@ -16,10 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mlflow.entities import Run
-from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from .ops import tracking
+from .ops import champion
 
 MODELS = {  # metric prefix -> what the model is; cheapest first
     "tfidf_lr": "TF-IDF + logistic regression",
@@ -150,22 +149,7 @@ def load_facts(client: MlflowClient, model_name: str) -> Facts:
 
 
 def _find_run(client: MlflowClient, model_name: str) -> tuple[Run, str]:
-    try:
-        version = client.get_model_version_by_alias(model_name, tracking.CHAMPION)
-        return client.get_run(version.run_id), f"champion v{version.version}"
-    except MlflowException:
-        pass
-    experiment = client.get_experiment_by_name(tracking.EXPERIMENT)
-    runs = (
-        client.search_runs(
-            [experiment.experiment_id],
-            filter_string="metrics.`finetuned.test_accuracy` >= 0",
-            order_by=["attributes.start_time DESC"],
-            max_results=1,
-        )
-        if experiment is not None
-        else []
-    )
-    if not runs:
+    found = champion.served_run(client, model_name, "finetuned.test_accuracy")
+    if found is None:
         raise ReportError("no training run found: run `make train` first")
-    return runs[0], "latest run"
+    return found

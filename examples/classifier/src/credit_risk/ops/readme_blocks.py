@@ -47,6 +47,32 @@ def update_readme(readme: Path, blocks: Mapping[str, str]) -> bool:
     return after != before
 
 
+def publish(
+    readme: Path,
+    blocks: Mapping[str, str],
+    *,
+    summary: Path,
+    run_id: str,
+    metrics: Mapping[str, float],
+    resume_bullets: Sequence[str],
+) -> bool:
+    """Fill README's ``blocks`` and write the ``summary`` that ``mlportfolio check`` reads.
+
+    Returns whether README changed; raises ``ReadmeBlockError`` before writing anything
+    when a block's markers are missing.
+    """
+    changed = update_readme(readme, blocks)
+    write_summary(summary, run_id=run_id, metrics=metrics, resume_bullets=resume_bullets)
+    return changed
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A GitHub Markdown table."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
 def write_summary(
     path: Path,
     *,

@@ -14,13 +14,34 @@ import json
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 
+from mlflow.entities import Run
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from .tracking import CHAMPION
+from .tracking import CHAMPION, EXPERIMENT
 
 HISTORY_TAG = "champion_history"
 MAX_EVENTS = 20  # a tag value is bounded (a few KB): keep the latest moves only
+
+
+def served_run(client: MlflowClient, model_name: str, metric: str) -> tuple[Run, str] | None:
+    """The run ``make report`` describes: the champion's, else the latest run that logged
+    ``metric`` (a training run, not a bench or an evaluation); None when there is none."""
+    try:
+        version = client.get_model_version_by_alias(model_name, CHAMPION)
+        return client.get_run(version.run_id), f"champion v{version.version}"
+    except MlflowException:
+        pass
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    if experiment is None:
+        return None
+    runs = client.search_runs(
+        [experiment.experiment_id],
+        filter_string=f"metrics.`{metric}` >= 0",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    return (runs[0], "latest run") if runs else None
 
 
 class RollbackError(Exception):
