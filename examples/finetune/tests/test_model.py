@@ -70,8 +70,8 @@ def test_early_stopping_keeps_the_best_validation_epoch(settings: Settings) -> N
     predictor = _predictor(settings, splits.labels)
     history = train.fine_tune(predictor, splits.train, splits.val, settings)
     label_ids = {label: i for i, label in enumerate(splits.labels)}
-    _, accuracy = train.validate(predictor, splits.val, label_ids, settings.batch_size)
-    assert accuracy == max(epoch.val_accuracy for epoch in history)
+    _, _, macro_f1 = train.validate(predictor, splits.val, label_ids, settings.batch_size)
+    assert macro_f1 == max(epoch.val_macro_f1 for epoch in history)
 
 
 def test_lora_trains_only_adapters_and_the_head(settings: Settings) -> None:

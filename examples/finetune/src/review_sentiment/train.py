@@ -2,7 +2,7 @@
 
 One function, ``fine_tune``, trains a ``Predictor`` in place: AdamW with two learning
 rates (encoder and head), linear warm-up and decay over a planned number of optimizer
-steps, early stopping on validation accuracy with the best epoch's weights restored, and a
+steps, early stopping on validation macro-F1 with the best epoch's weights restored, and a
 time budget so a busy machine cannot make ``make train`` run for an hour. The same loop
 trains the full fine-tune and the LoRA variant (``experiment.py``); what to log is the
 caller's business (``on_step``, ``on_epoch``).
@@ -25,6 +25,7 @@ from transformers import get_linear_schedule_with_warmup
 
 from .config import Settings
 from .data import LABEL, TEXT
+from .metrics import scores
 from .model import Predictor, TextClassifier
 
 
@@ -36,6 +37,7 @@ class Epoch:
     train_loss: float
     val_loss: float
     val_accuracy: float
+    val_macro_f1: float
     seconds: float
     steps: int = 0  # optimizer steps since training began
     out_of_time: bool = False
@@ -84,7 +86,7 @@ def fine_tune(
     on_step: Callable[..., None] = lambda step, loss: None,
     on_epoch: Callable[..., None] = lambda epoch: None,
 ) -> list[Epoch]:
-    """Train with AdamW; stop when validation accuracy stops improving.
+    """Train with AdamW; stop when validation macro-F1 stops improving.
 
     Why these choices: training lasts at least ``min_train_steps`` optimizer steps
     (``plan_epochs``), whatever the size of the data; the head learns at a higher rate than
@@ -92,6 +94,9 @@ def fine_tune(
     the standard recipe that keeps a pre-trained encoder from forgetting what it knew; early
     stopping on a validation split (never the test split) can end training sooner, and the
     weights of the best epoch are restored, so the saved model is the one that was validated.
+    The epoch is judged by validation macro-F1, the metric promotion uses (``register.py``).
+    Gradients are clipped at norm 1.0 and the learning rate warms up over the first 10% of
+    steps: the Hugging Face Trainer's default clipping and a common warm-up share, not tuned.
     A time budget (``max_train_seconds``) ends the last epoch early on a slow or busy
     machine, so ``make train`` stays bounded; the epoch is still validated.
     ``on_step(step, loss)`` and ``on_epoch(epoch)`` let the caller log (to MLflow).
@@ -107,7 +112,7 @@ def fine_tune(
     schedule = get_linear_schedule_with_warmup(optimizer, int(0.1 * total), total)
     order = torch.Generator().manual_seed(settings.seed)
     history: list[Epoch] = []
-    best_accuracy, best_state, waited, step = -1.0, copy.deepcopy(net.state_dict()), 0, 0
+    best_f1, best_state, waited, step = -1.0, copy.deepcopy(net.state_dict()), 0, 0
     deadline = time.perf_counter() + settings.max_train_seconds
     for epoch in range(1, epochs + 1):
         start, losses = time.perf_counter(), []
@@ -130,19 +135,20 @@ def fine_tune(
             if time.perf_counter() > deadline:
                 break
         out_of_time = time.perf_counter() > deadline
-        val_loss, val_accuracy = validate(predictor, val, label_ids, settings.batch_size)
+        val_loss, val_accuracy, val_f1 = validate(predictor, val, label_ids, settings.batch_size)
         seconds = time.perf_counter() - start
+        train_loss = float(np.mean(losses))
         result = Epoch(
-            epoch, float(np.mean(losses)), val_loss, val_accuracy, seconds, step, out_of_time
+            epoch, train_loss, val_loss, val_accuracy, val_f1, seconds, step, out_of_time
         )
         history.append(result)
         on_epoch(result)
         tqdm.write(
             f"epoch {epoch}: train loss {result.train_loss:.4f}  val loss {val_loss:.4f}  "
-            f"val accuracy {val_accuracy:.4f}"
+            f"val accuracy {val_accuracy:.4f}  val macro-F1 {val_f1:.4f}"
         )
-        if val_accuracy > best_accuracy:
-            best_accuracy, best_state, waited = val_accuracy, copy.deepcopy(net.state_dict()), 0
+        if val_f1 > best_f1:
+            best_f1, best_state, waited = val_f1, copy.deepcopy(net.state_dict()), 0
         else:
             waited += 1
             if waited >= settings.patience:
@@ -159,11 +165,13 @@ def fine_tune(
 @torch.inference_mode()
 def validate(
     predictor: Predictor, val: pd.DataFrame, label_ids: dict[str, int], batch_size: int
-) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy on the validation split (model in eval mode)."""
+) -> tuple[float, float, float]:
+    """Mean cross-entropy, accuracy and macro-F1 on the validation split (eval mode)."""
     predictor.model.eval()
     proba = predictor.predict_proba(val[TEXT].tolist(), batch_size=2 * batch_size)
     targets = np.array([label_ids[y] for y in val[LABEL]])
     picked = proba[np.arange(len(targets)), targets]
     loss = float(-np.log(np.clip(picked, 1e-12, None)).mean())
-    return loss, float((proba.argmax(axis=1) == targets).mean())
+    predicted = [predictor.labels[i] for i in proba.argmax(axis=1)]
+    measured = scores(val[LABEL].tolist(), predicted, "val")
+    return loss, measured["val_accuracy"], measured["val_macro_f1"]

@@ -151,7 +151,7 @@ def _fine_tuned(
         ),
     )
     seconds = time.perf_counter() - start
-    best = max(history, key=lambda e: e.val_accuracy)
+    best = max(history, key=lambda e: e.val_macro_f1)
     extra = {
         "train_seconds": seconds,
         "trainable_params": n_params,
