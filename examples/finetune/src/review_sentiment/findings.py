@@ -20,18 +20,20 @@ from mlflow.tracking import MlflowClient
 
 from .ops import champion
 
-MODELS = {  # metric prefix -> what the model is; cheapest first
+MODELS = {  # metric prefix -> what the model is
     "tfidf_lr": "TF-IDF + logistic regression",
     "frozen_lr": "frozen MiniLM embeddings + LR (before)",
     "finetuned": "MiniLM fine-tuned end to end (after)",
     "lora": "MiniLM + LoRA adapters",
 }
-SHORT = {
+SHORT = {  # the models `recommend` picks from, cheapest to train first
     "tfidf_lr": "TF-IDF + LR",
     "frozen_lr": "frozen embeddings + LR",
     "finetuned": "the fine-tuned encoder",
 }
-WORTH_IT = 0.01  # validation macro-F1: a smaller gain does not pay for a costlier model
+# Validation macro-F1 a costlier model must add to be worth serving: a chosen value, not a
+# measured one (retrain with another `seed` to see how far a score moves by chance).
+WORTH_IT = 0.01
 ALPHA = 0.05
 
 
@@ -49,6 +51,7 @@ class Facts:
     params: dict[str, str]
     bench: dict[str, float]
     bench_run_id: str | None
+    bench_threads: str = "1"  # torch threads the bench ran with
 
     def score(self, model: str, key: str = "test_accuracy") -> float | None:
         return self.metrics.get(f"{model}.{key}")
@@ -145,6 +148,7 @@ def load_facts(client: MlflowClient, model_name: str) -> Facts:
         params=dict(run.data.params),
         bench=dict(bench[0].data.metrics) if bench else {},
         bench_run_id=bench[0].info.run_id if bench else None,
+        bench_threads=bench[0].data.params.get("threads", "1") if bench else "1",
     )
 
 

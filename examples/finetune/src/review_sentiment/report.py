@@ -158,7 +158,8 @@ def resume_bullets(facts: Facts) -> list[str]:
         second = (
             f"Served it over FastAPI with batched inference at "
             f"{b['fine-tuned_fp32.texts_per_s']:.0f} texts/s and p99 "
-            f"{b['fine-tuned_fp32.p99_ms']:.1f} ms per text on one CPU thread; dynamic int8 "
+            f"{b['fine-tuned_fp32.p99_ms']:.1f} ms per text on {facts.bench_threads} CPU "
+            f"thread(s); dynamic int8 "
             f"quantisation cut p50 latency from {b['fine-tuned_fp32.p50_ms']:.1f} to "
             f"{b['fine-tuned_int8.p50_ms']:.1f} ms at accuracy "
             f"{b['fine-tuned_int8.accuracy']:.3f} vs {b['fine-tuned_fp32.accuracy']:.3f}."

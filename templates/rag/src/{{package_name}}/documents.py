@@ -1,9 +1,13 @@
 """Stage 2, read: turn corpus files into titled sections that keep where they came from.
 
 Every section carries its source path, a title and an anchor, so a passage cut from it
-can be cited. reStructuredText goes through docutils (``rst.py``); Markdown, plain text,
-HTML and PDF get small readers here. A file that cannot be used is skipped with one line
-saying why; a folder with nothing usable is an error.
+can be cited. reStructuredText goes through docutils (``rst.py``), PDF through pypdf;
+Markdown, plain text and HTML get small readers here, because a section needs only its
+headings and its text: Markdown headings are the lines that start with ``#`` (a regex),
+and HTML goes through the standard library's ``HTMLParser``, keeping only ``<main>`` or
+``<article>`` when a page has one, so no extra dependency is needed for either. A file
+that cannot be used is skipped with one line saying why; a folder with nothing usable is
+an error.
 """
 
 from __future__ import annotations
