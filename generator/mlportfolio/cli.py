@@ -6,11 +6,9 @@ parses options, prints results and turns ``MlportfolioError`` into one red line.
 
 from __future__ import annotations
 
-import functools
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import Annotated, Any
 
 import typer
 import typer.core
@@ -31,9 +29,10 @@ except ImportError:  # pragma: no cover - older typer uses click itself
     from click import UsageError as ClickUsageError  # type: ignore[assignment]
 
 
-class _OneLineUsage:
-    """Mixed into click's command classes: a usage error (unknown option, missing
-    argument) is one red line naming the fix, like every other error of the CLI."""
+class _OneLineErrors:
+    """Mixed into click's command classes: the CLI's one error path. A usage error
+    (unknown option, missing argument) or an ``MlportfolioError`` is one red line naming
+    the fix and a distinct exit code; Ctrl-C is 130; ``--debug`` shows the traceback."""
 
     def make_context(
         self,
@@ -51,12 +50,24 @@ class _OneLineUsage:
             )
             raise typer.Exit(2) from None
 
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)  # type: ignore[misc]
+        except MlportfolioError as error:
+            if _state["debug"]:
+                raise
+            _err.print(f"[red]error:[/red] {error.message}")
+            raise typer.Exit(error.exit_code) from None
+        except KeyboardInterrupt:
+            _err.print("[red]interrupted:[/red] nothing was written")
+            raise typer.Exit(130) from None
 
-class _Group(_OneLineUsage, typer.core.TyperGroup):
+
+class _Group(_OneLineErrors, typer.core.TyperGroup):
     pass
 
 
-class _Command(_OneLineUsage, typer.core.TyperCommand):
+class _Command(_OneLineErrors, typer.core.TyperCommand):
     pass
 
 
@@ -93,30 +104,6 @@ def _root(
     _state["debug"] = debug
 
 
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def _one_line_errors(command: Callable[P, R]) -> Callable[P, R]:
-    """The CLI's one error path: a user error is one red line and its exit code,
-    Ctrl-C is 130, and ``--debug`` shows the traceback instead."""
-
-    @functools.wraps(command)
-    def run(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return command(*args, **kwargs)
-        except MlportfolioError as error:
-            if _state["debug"]:
-                raise
-            _err.print(f"[red]error:[/red] {error.message}")
-            raise typer.Exit(error.exit_code) from None
-        except KeyboardInterrupt:
-            _err.print("[red]interrupted:[/red] nothing was written")
-            raise typer.Exit(130) from None
-
-    return run
-
-
 def _parse_set(pairs: list[str]) -> dict[str, str]:
     answers = {}
     for pair in pairs:
@@ -128,7 +115,6 @@ def _parse_set(pairs: list[str]) -> dict[str, str]:
 
 
 @app.command(cls=_Command)
-@_one_line_errors
 def new(
     kind: Annotated[str, typer.Argument(help=f"Project kind: {', '.join(KINDS)}.")],
     dest: Annotated[Path, typer.Argument(help="New folder to create (must not exist).")],
@@ -198,7 +184,6 @@ def _report(project: RenderedProject, dest: Path) -> None:
 
 
 @app.command(cls=_Command)
-@_one_line_errors
 def update(
     path: Annotated[Path, typer.Argument(help="The generated project.")] = Path(),
     dry_run: Annotated[
@@ -233,7 +218,6 @@ def update(
 
 
 @app.command(cls=_Command)
-@_one_line_errors
 def check(
     path: Annotated[Path, typer.Argument(help="The generated project.")] = Path(),
     as_json: Annotated[bool, typer.Option("--json", help="Print the findings as JSON.")] = False,
