@@ -122,7 +122,7 @@ def test_trains_on_the_postgres_server_and_serves_its_champion(tracked: TrackedP
         with urllib.request.urlopen(request, timeout=10) as response:
             assert response.status == 200
             prediction = json.loads(response.read())
-    assert 0.0 <= prediction["probability"] <= 1.0
+    assert 0.0 <= prediction["label_probability"] <= 1.0
     assert prediction["model_version"] == "1"
     total = tracked.setup_s + time.perf_counter() - started
     print(f"\npostgres path (cluster, server, 2 trainings, serve, predict): {total:.1f} s")

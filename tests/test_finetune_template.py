@@ -265,9 +265,11 @@ def test_default_project_tests_smoke_train_serve_report_and_check(
     assert response.status_code == 200
     body = response.json()
     assert body["label"] in {"negative", "positive"} and body["model_version"] == "1"
-    assert body["probability"] == body["probabilities"][body["label"]]
+    assert body["label_probability"] == body["probabilities"][body["label"]]
     assert httpx.get(f"{url}/ready", timeout=30).json() == {"ready": True, "model_version": "1"}
     assert httpx.post(f"{url}/predict", json={"text": ""}, timeout=30).status_code == 422
+    _run(["make", "contract"], project, project_env)  # schemathesis: 0 failures
+    _run(["make", "load"], project, project_env)  # wrk at 64 connections, then slow clients
 
     _run(["make", "report"], project, project_env)
     _check_writeup(project, ["negative", "positive"])

@@ -265,6 +265,8 @@ def test_default_project_ingests_evaluates_serves_and_reports(
     shot = Path(os.environ.get("RAG_SCREENSHOT", tmp_path / "page.png"))
     shot.parent.mkdir(parents=True, exist_ok=True)
     assert "library/shutil.rst" in _page_answer(url, "How do I copy a file?", shot)
+    _run(["make", "contract"], project, env)  # schemathesis: 0 failures
+    _run(["make", "load"], project, env)  # wrk at 64 connections, then slow clients
 
     _run(["make", "report"], project, env)
     readme = project / "README.md"

@@ -98,7 +98,7 @@ def test_prediction_log_round_trips_and_leaves_out_personal_columns(tmp_path: Pa
     assert logged_columns(["age", "email", "full_name", "income"]) == ["age", "income"]
     assert logged_columns(["age", "email"], allow=["email"]) == ["age", "email"]
     log = PredictionLog(tmp_path, ["age", "city"])
-    prediction = {"label": "yes", "probability": 0.9, "model_version": "3"}
+    prediction = {"label": "yes", "label_probability": 0.9, "model_version": "3"}
     log.write([{"age": 41, "city": None, "email": "a@b.c"}], [prediction])
     log.close()
     frame = read_log(tmp_path)
@@ -110,7 +110,7 @@ def test_prediction_log_round_trips_and_leaves_out_personal_columns(tmp_path: Pa
 
 def test_prediction_log_stays_within_its_size_budget(tmp_path: Path) -> None:
     log = PredictionLog(tmp_path, ["x"], max_file_bytes=2_000, max_total_bytes=10_000)
-    prediction = {"label": "a", "probability": 0.5, "model_version": "1"}
+    prediction = {"label": "a", "label_probability": 0.5, "model_version": "1"}
     for i in range(2_000):
         log.write([{"x": i}], [prediction])
     log.close()

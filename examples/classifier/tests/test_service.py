@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -41,16 +42,34 @@ def client(settings: Settings, served: ServedModel, body_limit: int) -> TestClie
     return TestClient(create_app(small, model=served), raise_server_exceptions=False)
 
 
-def test_predict_returns_a_label_a_probability_and_the_version(
+def test_predict_returns_a_label_its_probability_and_the_version(
     client: TestClient, record: dict[str, Any], served: ServedModel
 ) -> None:
     response = client.post("/predict", json=record)
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["label"] in served.schema.classes
-    assert body["probability"] == body["probabilities"][body["label"]]  # P(label)
+    assert body["label_probability"] == body["probabilities"][body["label"]]
     assert sum(body["probabilities"].values()) == pytest.approx(1.0, abs=1e-6)
     assert body["model_version"] == "test"
+    assert body["ids"] == {}
+
+
+def test_id_columns_are_echoed_and_unknown_fields_name_the_expected_ones(
+    settings: Settings, record: dict[str, Any], served: ServedModel
+) -> None:
+    # a raw CSV row carries the ID columns the generator dropped before training
+    with_ids = replace(served, schema=replace(served.schema, ids=["customer_id", "row"]))
+    client = TestClient(create_app(settings, model=with_ids))
+    sent = {**record, "customer_id": "C-0042", "row": 7}
+    batch = client.post("/predict/batch", json={"records": [sent, record]})
+    assert batch.status_code == 200, batch.text
+    echoed = [prediction["ids"] for prediction in batch.json()["predictions"]]
+    assert echoed == [{"customer_id": "C-0042", "row": 7}, {}]
+    refused = client.post("/predict", json={**sent, "not_a_column": 1})
+    assert refused.status_code == 422
+    message = refused.json()["detail"][0]["msg"]
+    assert "customer_id" in message and served.schema.features[0] in message
 
 
 def test_batch_predicts_every_record(client: TestClient, record: dict[str, Any]) -> None:
@@ -99,9 +118,12 @@ def _bad_requests(record: dict[str, Any], served: ServedModel) -> dict[str, Any]
         cases["required field null"] = {**record, required[0]: None}
     if schema.numeric:
         cases["text in a number"] = {**record, schema.numeric[0]: "lots"}
+        cases["a number as text"] = {**record, schema.numeric[0]: "3"}
+        cases["true in a number"] = {**record, schema.numeric[0]: True}
         cases["nested object in a number"] = {**record, schema.numeric[0]: {"a": 1}}
     if schema.categorical:
         cases["object in a category"] = {**record, next(iter(schema.categorical)): {"a": 1}}
+        cases["a number in a category"] = {**record, next(iter(schema.categorical)): 0}
     return cases
 
 
@@ -112,6 +134,14 @@ def test_bad_records_get_422_naming_the_problem(
         response = client.post("/predict", json=body)
         assert response.status_code == 422, f"{case}: {response.status_code} {response.text}"
         assert response.json()["detail"], case
+
+
+def test_a_body_that_is_not_utf8_is_a_documented_400(client: TestClient) -> None:
+    headers = {"content-type": "application/json"}
+    response = client.post("/predict", content=b'"\xff"', headers=headers)
+    assert response.status_code == 400
+    documented = client.get("/openapi.json").json()["paths"]["/predict"]["post"]["responses"]
+    assert "400" in documented
 
 
 @pytest.mark.parametrize("token", ["NaN", "Infinity", "-Infinity"])

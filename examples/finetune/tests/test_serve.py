@@ -37,9 +37,9 @@ def test_predict_returns_a_label_and_probabilities(client: TestClient) -> None:
     response = client.post("/predict", json={"text": "a charming film"})
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"label", "probability", "probabilities", "model_version"}
+    assert set(body) == {"label", "label_probability", "probabilities", "model_version"}
     assert body["label"] in LABELS
-    assert body["probability"] == body["probabilities"][body["label"]]
+    assert body["label_probability"] == body["probabilities"][body["label"]]
     assert sum(body["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
 
 

@@ -1,43 +1,57 @@
 """The HTTP plumbing every service shares: 413 announced or streamed, 422 that names the
-field without echoing it, nosniff on every response (a tiny app, no model needed)."""
+field without echoing it, headers, CORS, and the deadline that cuts off slow clients
+(a tiny app, no model needed)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
+import pytest
+import uvicorn
 from fastapi import FastAPI
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
-from python_docs_qa.ops.http import ERROR_RESPONSES, add_http_plumbing
+from python_docs_qa.ops import http
+from python_docs_qa.ops.http import ERROR_RESPONSES, RequestDeadline, add_http_plumbing
 
 LIMIT = 1000
 
 
 class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     text: str
 
 
-def _app() -> FastAPI:
+def _app(cors_origins: tuple[str, ...] = ()) -> FastAPI:
     app = FastAPI()
 
     @app.post("/echo", responses=ERROR_RESPONSES)
     def echo(body: Body) -> dict[str, int]:
         return {"length": len(body.text)}
 
-    add_http_plumbing(app, LIMIT)
+    add_http_plumbing(app, LIMIT, fields=["text"], cors_origins=cors_origins)
     return app
 
 
-def _post(content: bytes | AsyncIterator[bytes]) -> httpx.Response:
+def _request(
+    method: str, path: str, app: FastAPI | None = None, **options: object
+) -> httpx.Response:
     async def send() -> httpx.Response:
-        transport = httpx.ASGITransport(app=_app())
+        transport = httpx.ASGITransport(app=app or _app())
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            headers = {"content-type": "application/json"}
-            return await client.post("/echo", content=content, headers=headers)
+            return await client.request(method, path, **options)  # type: ignore[arg-type]
 
     return asyncio.run(send())
+
+
+def _post(content: bytes | AsyncIterator[bytes]) -> httpx.Response:
+    headers = {"content-type": "application/json"}
+    return _request("POST", "/echo", content=content, headers=headers)
 
 
 async def _chunks(total: int) -> AsyncIterator[bytes]:
@@ -73,3 +87,62 @@ def test_a_wrong_field_is_422_naming_it_without_echoing_the_value() -> None:
 
 def test_every_response_says_nosniff() -> None:
     assert _post(b'{"text": "hi"}').headers["x-content-type-options"] == "nosniff"
+
+
+def test_an_unknown_field_is_422_listing_the_fields_to_send() -> None:
+    response = _post(b'{"text": "hi", "txet": "hi"}')
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["msg"] == "unknown field; the fields are: text"
+
+
+def test_a_body_that_is_not_utf8_is_400_and_documented() -> None:
+    assert _post(b'{"text": "\xff"}').status_code == 400
+    assert 400 in ERROR_RESPONSES
+
+
+def test_pages_without_a_policy_get_one_and_cors_is_closed_by_default() -> None:
+    docs = _request("GET", "/docs")
+    assert docs.headers["content-security-policy"] == http.PAGE_POLICY
+    origin = {"origin": "https://elsewhere.example"}
+    closed = _request("GET", "/openapi.json", headers=origin)
+    assert "access-control-allow-origin" not in closed.headers
+    opened = _request("GET", "/openapi.json", _app(("https://elsewhere.example",)), headers=origin)
+    assert opened.headers["access-control-allow-origin"] == "https://elsewhere.example"
+
+
+@pytest.fixture
+def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, int]]:
+    """The tiny app behind uvicorn with ``RequestDeadline``, its deadline cut to 0.5 s."""
+    monkeypatch.setattr(http, "REQUEST_TIMEOUT_S", 0.5)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = uvicorn.Config(
+        _app(), host="127.0.0.1", port=port, http=RequestDeadline, log_level="error"
+    )
+    running = uvicorn.Server(config)
+    thread = threading.Thread(target=running.run, daemon=True)
+    thread.start()
+    while not running.started:
+        time.sleep(0.01)
+    yield "127.0.0.1", port
+    running.should_exit = True
+    thread.join(timeout=5)
+
+
+def _seconds_until_closed(address: tuple[str, int], sent: bytes) -> float:
+    start = time.monotonic()
+    with socket.create_connection(address, timeout=5) as connection:
+        connection.sendall(sent)
+        assert connection.recv(1024) == b""  # closed without an answer
+    return time.monotonic() - start
+
+
+def test_a_client_that_sends_nothing_or_half_a_request_is_cut_off(
+    server: tuple[str, int],
+) -> None:
+    assert _seconds_until_closed(server, b"") < 3
+    head = b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"
+    assert _seconds_until_closed(server, head) < 3
+    answer = httpx.post(f"http://{server[0]}:{server[1]}/echo", json={"text": "still here"})
+    assert answer.json() == {"length": 10}

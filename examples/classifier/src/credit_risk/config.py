@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     port: int = 8000
     max_batch_rows: int = Field(1000, ge=1)
     max_body_bytes: int = Field(2_000_000, ge=1024)
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Browser origins that may call the API; none if empty"
+    )
     workers: int = Field(2, ge=1, description="Processes of `make serve-prod` and the image")
     reload_interval_s: float = Field(
         10.0,

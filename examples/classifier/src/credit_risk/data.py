@@ -11,7 +11,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,9 @@ class Schema:
     numeric: list[str]
     categorical: dict[str, list[str]]
     nullable: list[str]
+    # Columns dropped before training (row IDs): a request may send them, and the service
+    # echoes them and logs them, so an outcome learned later can be joined to its prediction.
+    ids: list[str] = field(default_factory=list)
 
     @property
     def features(self) -> list[str]:
@@ -174,7 +177,8 @@ def infer_schema(train: pd.DataFrame, settings: Settings) -> Schema:
             )
         positive = settings.positive_class
     nullable = [name for name in [*numeric, *categorical] if train[name].isna().any()]
-    return Schema(settings.target, classes, positive, numeric, categorical, nullable)
+    ids = list(settings.drop_columns)
+    return Schema(settings.target, classes, positive, numeric, categorical, nullable, ids)
 
 
 def _looks_numeric(values: pd.Series) -> bool:

@@ -56,6 +56,28 @@ class ServedModel:
         frame = pd.DataFrame({name: list(columns[name]) for name in self.schema.features})
         return np.asarray(self.pipeline.predict_proba(self.schema.features_frame(frame)))
 
+    def predict(self, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """The service's answer per record: label, P(label), every class's P, version, IDs.
+
+        The label is the one rule ``Schema.predict_labels`` applies everywhere (binary:
+        P(positive) against the threshold chosen on out-of-fold predictions), so
+        ``label_probability`` can be under 0.5 for a binary label.
+        """
+        columns = {name: [record.get(name) for record in records] for name in self.schema.features}
+        proba = self.predict_proba(columns)
+        labels = self.schema.predict_labels(proba, self.threshold).tolist()
+        classes = self.schema.classes
+        return [
+            {
+                "label": label,
+                "label_probability": row[classes.index(label)],
+                "probabilities": dict(zip(classes, row, strict=True)),
+                "model_version": self.version,
+                "ids": {name: record[name] for name in self.schema.ids if name in record},
+            }
+            for record, label, row in zip(records, labels, proba.tolist(), strict=True)
+        ]
+
     def predict_frame(self, frame: pd.DataFrame) -> np.ndarray:
         """Class probabilities for raw rows as read from a CSV (extra columns are ignored)."""
         features = self.schema.features_frame(frame.reindex(columns=self.schema.features))

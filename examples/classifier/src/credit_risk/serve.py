@@ -2,9 +2,11 @@
 
 The app loads the served model once (``predict.py``) and generates its request models
 from the training schema, so the OpenAPI page at /docs lists every feature with its type.
-Bad input is a 4xx with a readable body (``ops/http.py``); a background poll swaps in a
-new champion without a restart (``ops/hot_reload.py``). Start: ``make serve`` (one
-process) or ``make serve-prod`` (the image's gunicorn command), then open /docs.
+One request's path: ``ops/http.py`` (body limit, headers) -> the route here (validation
+against the generated model) -> ``ServedModel.predict`` in ``predict.py`` (the ONNX run
+and the label rule of ``data.py``'s ``Schema``) -> the JSON answer. A background poll
+(``ops/hot_reload.py``) swaps in a new champion without a restart. Start: ``make serve``
+(one process) or ``make serve-prod`` (the image's gunicorn command), then open /docs.
 """
 
 # No `from __future__ import annotations`: FastAPI must see the generated request
@@ -22,7 +24,14 @@ from typing_extensions import NotRequired, TypedDict
 from .config import Settings
 from .data import Schema
 from .ops.hot_reload import Loaded, Reloader, ReloadRefused, admin_router
-from .ops.http import ERROR_RESPONSES, Health, Readiness, add_http_plumbing, json_response
+from .ops.http import (
+    ERROR_RESPONSES,
+    Health,
+    Readiness,
+    WholeNumber,
+    add_http_plumbing,
+    json_response,
+)
 from .ops.predictions import PredictionLog
 from .predict import ServedModel, load_model, source_version
 
@@ -30,12 +39,13 @@ FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 
 
 class Prediction(BaseModel):
-    """One prediction: the label, its probability, every class's, and the model version."""
+    """One answer: the label, its probability, every class's, the model version, the IDs."""
 
-    label: str
-    probability: float = Field(description="P(label): the probability of the returned label")
-    probabilities: dict[str, float]
-    model_version: str
+    label: str = Field(description="The predicted class")
+    label_probability: float = Field(description="P(label)")
+    probabilities: dict[str, float] = Field(description="P(class) for every class")
+    model_version: str = Field(description="The registry version that answered")
+    ids: dict[str, str | int] = Field(description="The record's ID columns, as sent")
 
 
 class BatchPrediction(BaseModel):
@@ -46,10 +56,13 @@ def request_models(schema: Schema, max_rows: int) -> tuple[Any, Any]:
     """The request body of ``/predict`` (one record) and ``/predict/batch``, from the schema.
 
     A record is a ``TypedDict`` keyed by the CSV's column names (any name a CSV allows,
-    which a class attribute would not). Numbers are finite floats; a category accepts any
-    text, and /docs lists the levels seen in training: an unseen one is predicted as
-    "unknown" rather than refused. Only features missing in training may be null or left
-    out; an unknown field is a 422, so a typo cannot become a silent default.
+    which a class attribute would not). Numbers are finite; a category is text, and /docs
+    lists the levels seen in training: an unseen one is predicted as "unknown" rather
+    than refused. A value of the wrong JSON type (``0`` for a category, ``"3"`` for a
+    number) is a 422 naming the field: strict, so what is accepted is what /docs says.
+    Only features missing in training may be null or left out. The ID columns dropped
+    before training may be sent, and are echoed; any other field is a 422, so a typo
+    cannot become a silent default.
     """
     fields: dict[str, Any] = {}
     for name in schema.features:
@@ -60,10 +73,11 @@ def request_models(schema: Schema, max_rows: int) -> tuple[Any, Any]:
         else:
             kind = FiniteFloat
         fields[name] = NotRequired[kind | None] if name in schema.nullable else kind
-    config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+    fields |= {name: NotRequired[str | WholeNumber] for name in schema.ids}
+    config = ConfigDict(extra="forbid", strict=True)
     record = with_config(config)(TypedDict("Record", fields))  # type: ignore[operator]
     bounded = Annotated[list[record], Field(min_length=1, max_length=max_rows)]  # type: ignore[valid-type]
-    batch = create_model("Batch", __config__=ConfigDict(extra="forbid"), records=(bounded, ...))
+    batch = create_model("Batch", __config__=config, records=(bounded, ...))
     return record, batch
 
 
@@ -95,30 +109,16 @@ def create_app(settings: Settings | None = None, model: ServedModel | None = Non
     Record, Batch = request_models(schema, settings.max_batch_rows)
     log = PredictionLog.from_settings(settings, schema)
 
-    def predict(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Probabilities, labels at the validated threshold, and P(label)."""
-        current = reloader.current.model  # read once: a swap mid-request cannot mix models
-        proba = current.predict_proba({n: [r.get(n) for r in records] for n in schema.features})
-        labels = current.schema.predict_labels(proba, current.threshold).tolist()
-        column = {name: i for i, name in enumerate(current.schema.classes)}
-        predictions = [
-            {
-                "label": label,
-                "probability": row[column[label]],
-                "probabilities": dict(zip(current.schema.classes, row, strict=True)),
-                "model_version": current.version,
-            }
-            for label, row in zip(labels, proba.tolist(), strict=True)
-        ]
-        return predictions
-
     app = FastAPI(
         title=f"{settings.model_name} classifier",
         version=served.version,
         lifespan=lambda _app: reloader.running(),
     )
     app.state.reloader = reloader
-    add_http_plumbing(app, settings.max_body_bytes)
+    fields = [*schema.features, *schema.ids]
+    add_http_plumbing(
+        app, settings.max_body_bytes, fields=fields, cors_origins=settings.cors_origins
+    )
     if settings.admin_token is not None:
         token = settings.admin_token.get_secret_value()
         app.include_router(admin_router(reloader, token, settings.admin_allow_remote))
@@ -127,11 +127,11 @@ def create_app(settings: Settings | None = None, model: ServedModel | None = Non
     # per request cost more tail latency than it saved (measurements in docs/DESIGN.md).
     # The log's file write goes to the thread pool; a batch (milliseconds of work) runs
     # there whole. The response models document the API; `json_response` sends the dicts
-    # `predict` built without validating them a second time.
+    # `ServedModel.predict` built without validating them a second time.
     @app.post("/predict", response_model=Prediction, responses=ERROR_RESPONSES)
     async def predict_one(record: Record) -> Response:  # type: ignore[valid-type]
         """Score one record."""
-        predictions = predict([record])
+        predictions = reloader.current.model.predict([record])
         if log is not None:
             await run_in_threadpool(log.write, [record], predictions)
         return json_response(predictions[0])
@@ -140,7 +140,7 @@ def create_app(settings: Settings | None = None, model: ServedModel | None = Non
     def predict_batch(batch: Batch) -> Response:  # type: ignore[valid-type]
         """Score up to ``max_batch_rows`` records in one call (in the thread pool: plain def)."""
         records = batch.records  # type: ignore[attr-defined]
-        predictions = predict(records)
+        predictions = reloader.current.model.predict(records)
         if log is not None:
             log.write(records, predictions)
         return json_response({"predictions": predictions})

@@ -98,6 +98,9 @@ class Settings(BaseSettings):
     max_text_chars: int = Field(2000, ge=1, description="longest text /predict accepts")
     max_batch_rows: int = Field(64, ge=1, description="most texts /predict/batch accepts")
     max_body_bytes: int = Field(256_000, ge=1024, description="bigger requests get 413")
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Browser origins that may call the API; none if empty"
+    )
 
     def smoke(self) -> Settings:
         """The same pipeline on a tiny subset: seconds instead of minutes (what CI runs)."""

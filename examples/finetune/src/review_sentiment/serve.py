@@ -30,16 +30,24 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_mod
 from . import __version__, model
 from .config import Settings
 from .ops.hot_reload import Loaded, Reloader, admin_router
-from .ops.http import ERROR_RESPONSES, Health, Readiness, add_http_plumbing, json_response
+from .ops.http import (
+    ERROR_RESPONSES,
+    NOT_BLANK,
+    Health,
+    Problem,
+    Readiness,
+    add_http_plumbing,
+    json_response,
+)
 
 
 class Prediction(BaseModel):
     """The most probable label, its probability, every label's, and the model version."""
 
-    label: str
-    probability: float
-    probabilities: dict[str, float]
-    model_version: str
+    label: str = Field(description="The most probable label")
+    label_probability: float = Field(description="P(label)")
+    probabilities: dict[str, float] = Field(description="P(label) for every label")
+    model_version: str = Field(description="The registry version that answered")
 
 
 class BatchPrediction(BaseModel):
@@ -50,9 +58,9 @@ def _request_models(settings: Settings) -> tuple[type[BaseModel], type[BaseModel
     """Request schemas whose limits come from settings (and show up in /docs)."""
     text = Annotated[
         str,
-        StringConstraints(strip_whitespace=True, min_length=1, max_length=settings.max_text_chars),
+        StringConstraints(min_length=1, max_length=settings.max_text_chars, pattern=NOT_BLANK),
     ]
-    strict = ConfigDict(extra="forbid")
+    strict = ConfigDict(extra="forbid", strict=True)  # 5 for a text is a 422, not "5"
     single = create_model("PredictRequest", __config__=strict, text=(text, ...))
     batch = create_model(
         "BatchRequest",
@@ -104,11 +112,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="text classifier", version=__version__, lifespan=lifespan)
     app.state.reloader = reloader
-    add_http_plumbing(app, settings.max_body_bytes)
+    add_http_plumbing(app, settings.max_body_bytes, cors_origins=settings.cors_origins)
     if settings.admin_token is not None:
         token = settings.admin_token.get_secret_value()
         app.include_router(admin_router(reloader, token, settings.admin_allow_remote))
     PredictRequest, BatchRequest = _request_models(settings)  # noqa: N806
+    no_model = {503: {"model": Problem, "description": "No trained model yet: run `make train`"}}
 
     def served() -> tuple[Served, str]:
         """The model requests use now and its version, read once: a swap mid-request
@@ -127,7 +136,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return [
             {
                 "label": labels[int(row.argmax())],
-                "probability": float(row.max()),
+                "label_probability": float(row.max()),
                 "probabilities": {label: float(p) for label, p in zip(labels, row, strict=True)},
                 "model_version": version,
             }
@@ -147,7 +156,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         body = Readiness(ready=loaded, model_version=current.version if loaded else None)
         return json_response(body.model_dump(), 200 if loaded else 503)
 
-    @app.get("/metadata")
+    @app.get("/metadata", responses=no_model)
     def metadata() -> dict[str, Any]:
         """What is being served: model name and version, its MLflow run and test scores."""
         current, version = served()
@@ -164,11 +173,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "version": __version__,
         }
 
-    @app.post("/predict", response_model=Prediction, responses=ERROR_RESPONSES)
+    @app.post("/predict", response_model=Prediction, responses={**ERROR_RESPONSES, **no_model})
     def predict_one(request: PredictRequest) -> Response:
         return json_response(predict([request.text])[0])
 
-    @app.post("/predict/batch", response_model=BatchPrediction, responses=ERROR_RESPONSES)
+    @app.post(
+        "/predict/batch", response_model=BatchPrediction, responses={**ERROR_RESPONSES, **no_model}
+    )
     def predict_batch(request: BatchRequest) -> Response:
         """All texts go through the model together: one padded batch, not N calls."""
         return json_response({"predictions": predict(request.texts)})

@@ -100,6 +100,9 @@ class Settings(BaseSettings):
     )
     max_question_chars: int = Field(500, ge=10)
     max_body_bytes: int = Field(16_384, ge=1024)
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Browser origins that may call the API; none if empty"
+    )
 
     def path(self, relative: Path) -> Path:
         """An absolute path: settings hold paths relative to the project root."""

@@ -6,6 +6,9 @@ smallest change that lets the whole network learn *this* task; fine-tuning then 
 every weight, where the "before" model (baselines.py) keeps the encoder frozen.
 
 Saved as safetensors + JSON + the tokenizer files: no pickle, loadable without this code.
+Every ``from_pretrained`` here reads local files only (``local_files_only=True``): nothing
+is downloaded from the Hugging Face Hub, so there is no Hub revision to pin (hence the
+``# nosec B615``).
 """
 
 from __future__ import annotations
@@ -106,8 +109,9 @@ class Predictor:
 def build(encoder: str, labels: list[str]) -> tuple[TextClassifier, PreTrainedTokenizerBase]:
     """A fresh classifier on the pre-trained encoder (the head starts random)."""
     path = Path(encoder) if encoder else bundled_encoder()
-    tokenizer = AutoTokenizer.from_pretrained(path)
-    return TextClassifier(AutoModel.from_pretrained(path), labels), tokenizer
+    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)  # nosec B615
+    pretrained = AutoModel.from_pretrained(path, local_files_only=True)  # nosec B615
+    return TextClassifier(pretrained, labels), tokenizer
 
 
 def add_lora(net: TextClassifier, rank: int) -> TextClassifier:
@@ -140,10 +144,10 @@ def save(predictor: Predictor, folder: Path) -> Path:
 def load(folder: Path) -> Predictor:
     """The inverse of ``save``: the encoder is built from its config, then the weights load."""
     config = json.loads((folder / CONFIG).read_text())
-    encoder = AutoModel.from_config(AutoConfig.from_pretrained(folder))
-    model = TextClassifier(encoder, config["labels"])
+    architecture = AutoConfig.from_pretrained(folder, local_files_only=True)  # nosec B615
+    model = TextClassifier(AutoModel.from_config(architecture), config["labels"])
     model.load_state_dict(load_file(str(folder / WEIGHTS)))
-    tokenizer = AutoTokenizer.from_pretrained(folder)
+    tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)  # nosec B615
     return Predictor(model, tokenizer, config["max_length"])
 
 

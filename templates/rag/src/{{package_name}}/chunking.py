@@ -75,8 +75,13 @@ def chunk_section(section: Section, chunk_words: int, overlap_words: int) -> lis
 
 
 def passage_id(source: str, anchor: str, number: int, text: str) -> str:
-    """A short stable id: the same place and text always give the same id."""
-    return hashlib.sha1(f"{source}#{anchor}#{number}#{text}".encode()).hexdigest()[:12]
+    """A short stable id: the same place and text always give the same id.
+
+    SHA-1 names the passage and guards nothing (``usedforsecurity=False``); another hash
+    would change every id already stored in an index.
+    """
+    key = f"{source}#{anchor}#{number}#{text}".encode()
+    return hashlib.sha1(key, usedforsecurity=False).hexdigest()[:12]
 
 
 def _units(text: str, size: int) -> list[str]:

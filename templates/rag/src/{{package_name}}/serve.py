@@ -25,7 +25,16 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from .answer import Answer, Assistant, LLMError, build_assistant
 from .config import Settings
 from .embeddings import limit_threads
-from .ops.http import ERROR_RESPONSES, Health, Problem, Readiness, add_http_plumbing, json_response
+from .ops.http import (
+    ERROR_RESPONSES,
+    NOT_BLANK,
+    Health,
+    Problem,
+    Readiness,
+    WholeNumber,
+    add_http_plumbing,
+    json_response,
+)
 
 STATIC = Path(__file__).resolve().parent / "static"
 # On the page only: the API docs at /docs load Swagger UI's own scripts, which it would block.
@@ -62,13 +71,13 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     class AskRequest(BaseModel):
         """A question about the documents."""
 
-        model_config = ConfigDict(extra="forbid")
+        model_config = ConfigDict(extra="forbid", strict=True)  # "5" for k is a 422
         question: Annotated[
             str,
-            StringConstraints(strip_whitespace=True, min_length=1),
+            StringConstraints(min_length=1, pattern=NOT_BLANK),
             Field(max_length=settings.max_question_chars),
         ]
-        k: int = Field(settings.top_k, ge=1, le=20, description="How many passages to cite")
+        k: WholeNumber = Field(settings.top_k, ge=1, le=20, description="Passages to cite")
 
     app = FastAPI(title=f"{settings.model_name} question answering")
     responses = {**ERROR_RESPONSES, 502: {"model": Problem, "description": "Chat backend failed"}}
@@ -118,7 +127,13 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         )
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    add_http_plumbing(app, settings.max_body_bytes, headers=HEADERS)
+    add_http_plumbing(
+        app,
+        settings.max_body_bytes,
+        headers=HEADERS,
+        fields=["question", "k"],
+        cors_origins=settings.cors_origins,
+    )
     return app
 
 

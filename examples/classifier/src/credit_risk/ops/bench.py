@@ -142,7 +142,7 @@ def _server(command: list[str], port: int, probe: str) -> Iterator[str]:
                 error = process.stderr.read().decode()[-2000:] if process.stderr else ""
                 raise RuntimeError(f"{' '.join(command[:4])} exited:\n{error}")
             try:
-                with urllib.request.urlopen(url + probe, timeout=2):
+                with urllib.request.urlopen(url + probe, timeout=2):  # nosec B310 # scheme is http
                     break
             except OSError:
                 if time.monotonic() > deadline:

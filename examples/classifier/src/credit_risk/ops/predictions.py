@@ -70,7 +70,7 @@ class PredictionLog:
         )
 
     def write(self, records: list[Mapping[str, Any]], predictions: list[Mapping[str, Any]]) -> None:
-        """Record each request with its answer (label, P(label), model version)."""
+        """Record each request with its answer (label, P(label), model version) and IDs."""
         now = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
         lines = "".join(
             json.dumps(
@@ -78,7 +78,8 @@ class PredictionLog:
                     "time": now,
                     "model_version": prediction["model_version"],
                     "label": prediction["label"],
-                    "probability": prediction["probability"],
+                    "label_probability": prediction["label_probability"],
+                    "ids": prediction.get("ids", {}),
                     "features": {name: record.get(name) for name in self.columns},
                 }
             )

