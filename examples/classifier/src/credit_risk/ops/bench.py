@@ -15,17 +15,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
-import socket
-import subprocess
 import sys
-import tempfile
 import time
-import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import mlflow
@@ -33,13 +26,13 @@ import numpy as np
 import pandas as pd
 from fastapi import FastAPI
 
-from ..config import PROJECT_ROOT, Settings
+from ..config import Settings
 from ..data import load_split
 from ..predict import ServedModel, load_model
+from .clients import serving, wrk
 
 CONCURRENCY = 8
 BATCH_ROWS = 1000
-_UNIT_MS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 
 
 def sample_records(settings: Settings) -> list[dict[str, Any]]:
@@ -118,84 +111,12 @@ def empty_app() -> FastAPI:
     return app
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def _server(command: list[str], port: int, probe: str) -> Iterator[str]:
-    """Start a server process, wait until ``probe`` answers, stop it afterwards."""
-    # this interpreter's bin/ first: `mlflow models serve` starts `uvicorn` by name, which
-    # must be the one beside this Python even when the virtual environment is not activated
-    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT / "src"), "PATH": path}
-    process = subprocess.Popen(
-        command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            if process.poll() is not None:
-                error = process.stderr.read().decode()[-2000:] if process.stderr else ""
-                raise RuntimeError(f"{' '.join(command[:4])} exited:\n{error}")
-            try:
-                with urllib.request.urlopen(url + probe, timeout=2):  # nosec B310 # scheme is http
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{command[:4]} did not start in 180 s") from None
-                time.sleep(0.3)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def wrk(url: str, body: str, seconds: float, connections: int) -> dict[str, float]:
-    """POST ``body`` to ``url`` for ``seconds`` with ``connections`` open; parse wrk's report."""
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(
-            'wrk.method = "POST"\n'
-            'wrk.headers["Content-Type"] = "application/json"\n'
-            f"wrk.body = {json.dumps(body)}\n"
-        )
-    threads = min(2, connections)
-    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:.0f}s", "--latency"]
-    try:
-        output = subprocess.run(
-            [*command, "-s", script.name, url], capture_output=True, text=True, check=True
-        ).stdout
-    finally:
-        Path(script.name).unlink()
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    if errors:
-        raise RuntimeError(f"{url} answered {errors.group(1)} requests with errors:\n{output}")
-    return {
-        "req_s": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),  # type: ignore[union-attr]
-        "p50_ms": _latency(output, "50%"),
-        "p99_ms": _latency(output, "99%"),
-    }
-
-
-def _latency(output: str, percentile: str) -> float:
-    match = re.search(rf"^\s+{percentile}\s+([\d.]+)(us|ms|s)\s*$", output, re.MULTILINE)
-    return float(match.group(1)) * _UNIT_MS[match.group(2)] if match else float("nan")
-
-
 def http_rows(
     settings: Settings, records: list[dict[str, Any]], seconds: float
 ) -> dict[str, dict[str, float]]:
     """Single-record and batch load on each server, one server at a time."""
-    python = sys.executable
     batch = (records * (BATCH_ROWS // len(records) + 1))[:BATCH_ROWS]
-    uvicorn = [python, "-m", "uvicorn", "--factory", "--no-access-log", "--log-level", "warning"]
+    uvicorn = ["-m", "uvicorn", "--factory", "--no-access-log", "--log-level", "warning"]
     package = __package__.rpartition(".")[0]  # the project's package, not .ops
     servers = {
         "our /predict": (
@@ -205,7 +126,7 @@ def http_rows(
             ("/predict/batch", {"records": batch}),
         ),
         "mlflow models serve": (
-            [python, "-m", "mlflow", "models", "serve", "-m",
+            ["-m", "mlflow", "models", "serve", "-m",
              str(settings.path(settings.model_dir)), "--env-manager", "local"],
             "/ping",
             ("/invocations", {"dataframe_records": [records[0]]}),
@@ -226,12 +147,13 @@ def http_rows(
     }  # fmt: skip
     rows = {}
     for name, (command, probe, single, many) in servers.items():
-        port = _free_port()
         print(f"  {name} ...", file=sys.stderr, flush=True)
-        with _server([*command, "--host", "127.0.0.1", "--port", str(port)], port, probe) as url:
-            row = wrk(url + single[0], json.dumps(single[1]), seconds, CONCURRENCY)
-            batched = wrk(url + many[0], json.dumps(many[1]), seconds, 2)
-            row["rows_s"] = batched["req_s"] * BATCH_ROWS
+        with serving(command, probe) as server:
+            row = wrk(server.url + single[0], json.dumps(single[1]), seconds, CONCURRENCY)
+            batched = wrk(server.url + many[0], json.dumps(many[1]), seconds, 2)
+        if row["non_2xx"] or batched["non_2xx"] or row["socket_errors"]:
+            raise RuntimeError(f"{name} answered with errors under load: {row}")
+        row["rows_s"] = batched["req_s"] * BATCH_ROWS
         rows[name] = row
     return rows
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import select
 import socket
@@ -33,6 +34,7 @@ from pathlib import Path
 
 from .http import REQUEST_TIMEOUT_S
 
+PROJECT = Path(__file__).resolve().parents[3]  # src/<package>/ops/clients.py
 SERVE = [
     "-m",
     "uvicorn",
@@ -55,10 +57,18 @@ def free_port() -> int:
 
 @contextmanager
 def serving(command: list[str] | None = None, probe: str = "/ready") -> Iterator[Server]:
-    """Start a server (``make serve``'s command unless given) and stop it on exit."""
+    """Start ``python <command>`` (``make serve``'s unless given) and stop it on exit.
+
+    The interpreter's own ``bin/`` goes first on PATH: a server that starts a tool by name
+    (``mlflow models serve`` starts ``uvicorn``) gets the one beside this Python.
+    """
     port = free_port()
     args = [sys.executable, *(command or SERVE), "--host", "127.0.0.1", "--port", str(port)]
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    env = {**os.environ, "PYTHONPATH": str(PROJECT / "src"), "PATH": path}
+    process = subprocess.Popen(
+        args, cwd=PROJECT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     server = Server(f"http://127.0.0.1:{port}", process)
     try:
         server.wait_until_answering(probe)

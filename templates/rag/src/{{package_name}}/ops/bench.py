@@ -10,7 +10,6 @@ user waits (no queueing). Questions are the eval set's, cycled. Results go to
 from __future__ import annotations
 
 import json
-import socket
 import statistics
 import sys
 import threading
@@ -26,6 +25,7 @@ from ..config import Mode, Settings
 from ..evaluate import MODES, load_questions
 from ..retrieval import IndexMissingError
 from ..serve import create_app
+from .clients import free_port
 from .synthetic import synthetic_questions
 
 REQUESTS = 200
@@ -56,7 +56,7 @@ def time_retrieval(assistant: Assistant, questions: list[str], mode: Mode) -> di
 
 def time_ask(assistant: Assistant, settings: Settings, questions: list[str]) -> dict[str, float]:
     """``POST /ask`` over HTTP, sequential requests."""
-    port = _free_port()
+    port = free_port()
     app = create_app(settings, assistant)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -120,13 +120,6 @@ def table(results: dict[str, dict[str, float]]) -> str:
         f"{int(setup['cpu_threads'])} torch threads."
     )
     return "\n".join(lines)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _torch_threads() -> int:
