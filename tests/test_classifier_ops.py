@@ -261,7 +261,7 @@ def test_drift_is_quiet_on_the_test_split_and_names_shifted_features(
     code, out, loud = _drift(project, env, f"INPUT={shifted}")
     assert code != 0
     assert "drift: 2 over the thresholds: Income, Home" in out, out
-    assert (project / "reports/drift.html").is_file()
+    assert (project / "reports/drift.md").is_file()
 
     # the same shift seen by a live service with the prediction log on
     prefix, port = package.upper(), _free_port()

@@ -41,7 +41,7 @@ def report(trained: TrainResult) -> Report:
 @pytest.fixture(scope="session")
 def served(trained: TrainResult, report: Report) -> ServedModel:
     """The selected model as the service sees it (compiled to ONNX), without MLflow."""
-    onnx, error = compile_onnx(trained.model, trained.schema, trained.split.test)
+    onnx, error = compile_onnx(trained.model, trained.schema, trained.split.train)
     assert onnx is not None, f"ONNX differs from the pipeline by {error}"
     return ServedModel(
         schema=trained.schema,

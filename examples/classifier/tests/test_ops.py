@@ -37,8 +37,8 @@ def registry(
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{out / 'mlflow.db'}")
         ops = settings.model_copy(update={"model_dir": out / "models" / "champion"})
-        assert log_and_register(trained, report, ops, plots=[]).promoted
-        second = log_and_register(trained, report, ops, plots=[])
+        assert log_and_register(trained, report, ops, files=[]).promoted
+        second = log_and_register(trained, report, ops, files=[])
         assert not second.promoted  # a tie is not a gain over the margin: v1 stays
         assert "is not 0.01 above" in second.message
         yield ops

@@ -15,6 +15,7 @@ import argparse
 from .config import Settings
 from .data import load_split
 from .evaluate import Report, evaluate, print_report, score, write_metrics
+from .ops import leakage
 from .ops.plots import write_plots
 from .predict import load_model
 from .register import log_and_register
@@ -24,21 +25,26 @@ STAGES = ("config", "data", "features", "train", "evaluate", "register", "predic
 
 
 def run_training(settings: Settings) -> None:
-    """``make train``: every batch stage, printing the test table and the champion's fate."""
+    """``make train``: every batch stage, printing the test table and the champion's fate,
+    and the leakage screen's verdict (``ops/leakage.py``: a question, not a stage)."""
     result = train(settings)
+    screened = leakage.screen(result, settings)
+    print(leakage.verdict_line(screened))
     report = evaluate(result)
     print_report(report)
     write_metrics(report, settings)
     test = result.split.test
+    reports = settings.path(settings.reports_dir)
     plots = write_plots(
         result.model,
         result.schema.labels(test),
         result.model.predict_proba(result.schema.features_frame(test)),
         result.schema,
         result.threshold,
-        settings.path(settings.reports_dir),
+        reports,
     )
-    print(log_and_register(result, report, settings, plots).message)
+    files = plots + leakage.write(screened, reports)
+    print(log_and_register(result, report, settings, files).message)
 
 
 def rescore_served(settings: Settings) -> None:

@@ -5,7 +5,7 @@ or a registry URI such as ``models:/credit_risk@champion`` in
 ``CREDIT_RISK_MODEL_URI``.
 It runs the pipeline compiled to ONNX, by onnxruntime: no DataFrame and no
 ``ColumnTransformer`` per request, and ``register.py`` logged the ONNX file only after
-checking it equals the pipeline within 1e-6 on the test split. A run without one is served
+checking it equals the pipeline within 1e-6 on every training row. A run without one is served
 by the scikit-learn pipeline itself: slower, same answers. The service, ``make evaluate``,
 ``make drift`` and ``make bench`` all predict through ``ServedModel``.
 """

@@ -8,11 +8,15 @@ or the data file; running it twice changes nothing.
 
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import mlflow
 from mlflow.entities import Run
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from .config import PROJECT_ROOT, Settings
@@ -135,6 +139,17 @@ def headline_block(facts: RunFacts) -> str:
     )
 
 
+def leakage_screen(run_id: str) -> dict[str, Any]:
+    """The run's leakage screen (``reports/leakage.json``, from ``ops/leakage.py``)."""
+    try:
+        path = mlflow.artifacts.download_artifacts(
+            run_id=run_id, artifact_path="reports/leakage.json"
+        )
+    except (MlflowException, OSError):
+        return {"verdict": "This run has no leakage screen: `make train` again.", "flagged": []}
+    return dict(json.loads(Path(path).read_text()))
+
+
 def resume_bullets(facts: RunFacts, settings: Settings) -> list[str]:
     """Two resume lines built only from the run's numbers.
 
@@ -178,11 +193,14 @@ def report(settings: Settings, readme: Path) -> tuple[RunFacts, bool]:
     tracking.configure()
     run, source = find_run(MlflowClient(), settings)
     facts = run_facts(run, source)
+    screened = leakage_screen(facts.run_id)
     blocks = {
         "dataset": dataset_block(settings, facts),
         "comparison": comparison_block(facts),
         "headline": headline_block(facts),
+        "leakage": screened["verdict"],
     }
+    warnings = [f"possible leak: {name}" for name in screened["flagged"]]
     try:
         changed = publish(
             readme,
@@ -191,6 +209,7 @@ def report(settings: Settings, readme: Path) -> tuple[RunFacts, bool]:
             run_id=facts.run_id,
             metrics=quotable_metrics(facts),
             resume_bullets=resume_bullets(facts, settings),
+            warnings=warnings,
         )
     except ReadmeBlockError as error:
         raise ReportError(str(error)) from error

@@ -4,7 +4,7 @@ Everything here sees the training split only. Each model is one ``Pipeline``
 (preprocessing + estimator) and ``cross_val_predict`` fits a fresh copy inside every
 fold, so no statistic of a validation fold leaks into the model scored on it. The model
 and the decision threshold are chosen on those out-of-fold predictions, never on the test
-split. PR-AUC is the yardstick because with a rare positive class ROC-AUC looks good even
+split. PR-AUC is the yardstick because with a minority positive class ROC-AUC looks good even
 for a model that raises mostly false alarms.
 """
 

@@ -198,13 +198,15 @@ def load_split(settings: Settings) -> Split:
         folder / "split.json",
     )
     source = file_sha256(settings.path(settings.data_file))
+    wanted = {"source_sha256": source, "seed": settings.seed, "test_size": settings.test_size}
     if meta_path.exists():
         meta = json.loads(meta_path.read_text())
-        if meta["source_sha256"] != source:
+        changed = [key for key, value in wanted.items() if meta.get(key, value) != value]
+        if changed:
+            what = "the data file" if "source_sha256" in changed else " and ".join(changed)
             raise ValueError(
-                f"{settings.data_file} changed after the test split was written; "
-                f"delete {settings.processed_dir} to split the new data (old results "
-                "are then not comparable)"
+                f"{what} changed after the test split was written; delete "
+                f"{settings.processed_dir} to split again (old results are then not comparable)"
             )
         train, test = _read_text_csv(train_path), _read_text_csv(test_path)
     else:
@@ -218,9 +220,7 @@ def load_split(settings: Settings) -> Split:
         folder.mkdir(parents=True, exist_ok=True)
         train.to_csv(train_path, index=False)
         test.to_csv(test_path, index=False)
-        meta_path.write_text(
-            json.dumps({"source_sha256": source, "seed": settings.seed}, indent=2) + "\n"
-        )
+        meta_path.write_text(json.dumps(wanted, indent=2) + "\n")
     train, test = train.reset_index(drop=True), test.reset_index(drop=True)
     return Split(train, test, infer_schema(train, settings))
 

@@ -1,6 +1,6 @@
 """Stage 5, evaluate: test-split metrics for every model beside the majority-class baseline.
 
-This is the only stage that reads the test split, and it only reports: nothing computed
+This is the only stage that scores the test split, and it only reports: nothing computed
 here feeds back into model choice, the threshold or promotion (those use the
 cross-validation of ``train.py``). The majority-class rule is the floor every model must
 clear: its PR-AUC is the positive rate, what a model that learned nothing scores.

@@ -1,9 +1,10 @@
 """Stage 3, features: one preprocessing recipe per model family, as sklearn transformers.
 
 Preprocessing lives *inside* each model's ``Pipeline`` (see ``train.py``), so during
-cross-validation medians, scales and category levels are learned from the training folds
-only. Category levels are fixed from the schema so every fold encodes them identically,
-and a value never seen in training is encoded as "unknown" instead of failing.
+cross-validation medians and scales are learned from the training folds only. Category
+levels come from the schema (the training split's levels, no target involved), so every
+fold's encoder has the same columns, and a value never seen is encoded as "unknown"
+instead of failing.
 """
 
 from __future__ import annotations

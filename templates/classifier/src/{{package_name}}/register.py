@@ -54,7 +54,7 @@ class Registration:
 
 
 def log_and_register(
-    result: TrainResult, report: Report, settings: Settings, plots: list[Path]
+    result: TrainResult, report: Report, settings: Settings, files: list[Path]
 ) -> Registration:
     """Log one MLflow run for this training, register its model, maybe promote it."""
     tracking.configure()
@@ -67,7 +67,7 @@ def log_and_register(
         "test_metrics": report.selected_metrics,
         "model_family": result.selected,
     }
-    onnx_model, onnx_error = compile_onnx(result.model, schema, result.split.test)
+    onnx_model, onnx_error = compile_onnx(result.model, schema, result.split.train)
     with mlflow.start_run() as run:
         mlflow.log_params(_params(result, settings))
         mlflow.set_tags(
@@ -83,8 +83,8 @@ def log_and_register(
             suffix = "" if model_name == report.selected else f"_{model_name}"
             mlflow.log_metrics({f"test_{key}{suffix}": value for key, value in values.items()})
         mlflow.log_metric("onnx_max_abs_diff", onnx_error)
-        for plot in plots:
-            mlflow.log_artifact(str(plot), artifact_path="plots")
+        for file in files:  # the plots and the leakage screen under reports/
+            mlflow.log_artifact(str(file), artifact_path="reports")
         if onnx_model is not None:
             with tempfile.TemporaryDirectory() as folder:
                 (Path(folder) / ONNX_FILE).write_bytes(onnx_model)

@@ -102,11 +102,17 @@ def _log_scores(name: str, splits: Splits, scored: Scored, extra: dict[str, floa
 
 def _tfidf(splits: Splits, settings: Settings) -> Scored:
     start = time.perf_counter()
-    pipeline = baselines.tfidf_lr(settings.seed).fit(splits.train[TEXT], splits.train[LABEL])
+    texts, labels = splits.train[TEXT], splits.train[LABEL]
+    pipeline, c = baselines.best_on_validation(
+        lambda c: baselines.tfidf_lr(settings.seed, c).fit(texts, labels),
+        lambda fitted: fitted.predict(splits.val[TEXT]).tolist(),
+        splits.val[LABEL],
+    )
     seconds = time.perf_counter() - start
     extra = {
         "train_seconds": seconds,
         "trainable_params": pipeline[-1].coef_.size + pipeline[-1].intercept_.size,
+        "c": c,
     }
     scored = Scored(
         pipeline.predict(splits.val[TEXT]).tolist(), pipeline.predict(splits.test[TEXT]).tolist()
@@ -117,14 +123,20 @@ def _tfidf(splits: Splits, settings: Settings) -> Scored:
 def _frozen(predictor: model.Predictor, splits: Splits, settings: Settings) -> Scored:
     start = time.perf_counter()
     train_vectors = baselines.embed(predictor, splits.train[TEXT].tolist())
-    head = baselines.frozen_lr(settings.seed).fit(train_vectors, splits.train[LABEL])
+    val_vectors = baselines.embed(predictor, splits.val[TEXT].tolist())
+    head, c = baselines.best_on_validation(
+        lambda c: baselines.frozen_lr(settings.seed, c).fit(train_vectors, splits.train[LABEL]),
+        lambda fitted: fitted.predict(val_vectors).tolist(),
+        splits.val[LABEL],
+    )
     seconds = time.perf_counter() - start
-
-    def predict(texts: list[str]) -> list[str]:
-        return head.predict(baselines.embed(predictor, texts)).tolist()
-
-    extra = {"train_seconds": seconds, "trainable_params": head.coef_.size + head.intercept_.size}
-    scored = Scored(predict(splits.val[TEXT].tolist()), predict(splits.test[TEXT].tolist()))
+    test_vectors = baselines.embed(predictor, splits.test[TEXT].tolist())
+    extra = {
+        "train_seconds": seconds,
+        "trainable_params": head.coef_.size + head.intercept_.size,
+        "c": c,
+    }
+    scored = Scored(head.predict(val_vectors).tolist(), head.predict(test_vectors).tolist())
     return _log_scores("frozen_lr", splits, scored, extra)
 
 

@@ -118,7 +118,7 @@ def add_lora(net: TextClassifier, rank: int) -> TextClassifier:
     """Freeze the encoder and add low-rank adapters to its attention query/value layers.
 
     LoRA learns a rank-``rank`` update ``B @ A`` beside each frozen weight matrix; the head
-    stays fully trainable. Needs ``peft`` (``pip install -e ".[llm]"``).
+    stays fully trainable. ``peft`` comes with the project's own dependencies.
     """
     from peft import LoraConfig, get_peft_model
 

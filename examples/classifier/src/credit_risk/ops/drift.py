@@ -11,15 +11,15 @@ as ``INPUT=...``) with the training split, one feature at a time:
 
 A feature raises an alarm only when the size AND the test agree (PSI over the threshold
 and p-value under alpha), so the noise of a small sample pages nobody. The model's own
-output is compared the same way, because a shifted score distribution is what the
-business notices first. The report goes to ``reports/drift.html`` and ``drift.json``;
+output is compared the same way, against its scores on the test split (rows it never
+saw), because a shifted score distribution is what the business notices first. The
+report goes to ``reports/drift.md`` and ``drift.json``;
 the exit code is 1 when anything alarms, so a scheduler or CI job can act on it.
 """
 
 from __future__ import annotations
 
 import argparse
-import html
 import json
 import sys
 from dataclasses import asdict, dataclass
@@ -33,6 +33,7 @@ from ..config import Settings
 from ..data import Schema, read_table
 from ..predict import ServedModel, load_model
 from .predictions import read_log
+from .readme_blocks import markdown_table
 
 MISSING = "(missing)"
 UNSEEN = "(unseen)"
@@ -215,54 +216,24 @@ def model_scores(frame: pd.DataFrame, served: ServedModel) -> pd.Series:
     return pd.Series(schema.predict_labels(proba, threshold=None))
 
 
-_STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2rem; }
-table { border-collapse: collapse; }
-td, th { border: 1px solid #ccc; padding: 0.3rem 0.6rem; text-align: right; }
-td:first-child, th:first-child { text-align: left; }
-tr.alarm { background: #fdd; }
-"""
-
-
-def render_html(report: DriftReport) -> str:
-    """A self-contained page: one table, alarms in red."""
-    verdict = (
-        f"ALARM: {', '.join(row.feature for row in report.alarms)}"
-        if report.alarms
-        else "no drift over the thresholds"
-    )
+def markdown(report: DriftReport) -> str:
+    """The report as a Markdown page: the verdict, the rule, one row per feature."""
+    names = ", ".join(row.feature for row in report.alarms)
+    verdict = f"ALARM: {names}" if report.alarms else "no drift over the thresholds"
     limits = report.thresholds
-    rows = "\n".join(
-        f'<tr class="{"alarm" if row.alarm else ""}"><td>{html.escape(row.feature)}</td>'
-        f"<td>{row.kind}</td><td>{row.psi:.3f}</td><td>{row.test}</td>"
-        f"<td>{row.statistic:.3f}</td><td>{row.p_value:.2g}</td>"
-        f"<td>{row.unseen_share:.1%}</td><td>{'yes' if row.alarm else ''}</td></tr>"
+    rows = [
+        [row.feature, row.kind, f"{row.psi:.3f}", row.test, f"{row.p_value:.2g}",
+         f"{row.unseen_share:.1%}", "ALARM" if row.alarm else ""]
         for row in report.features
+    ]  # fmt: skip
+    header = ["feature", "kind", "PSI", "test", "p-value", "unseen", "alarm"]
+    return (
+        f"# Drift report: {verdict}\n\n"
+        f"{report.source} ({report.n_current} rows) against the training split "
+        f"({report.n_reference} rows). Alarm when PSI >= {limits.psi} and p < {limits.alpha}, "
+        f"or when over {limits.unseen_share:.0%} of a column's values were never seen in "
+        f"training.\n\n{markdown_table(header, rows)}\n"
     )
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Drift report</title>
-<style>{_STYLE}</style></head><body>
-<h1>Drift report: {html.escape(verdict)}</h1>
-<p>Current: {html.escape(report.source)} ({report.n_current} rows) against the training split
-({report.n_reference} rows). Alarm when PSI &ge; {limits.psi} and p &lt; {limits.alpha},
-or when over {limits.unseen_share:.0%} of a column's values were never seen in training.</p>
-<table><tr><th>feature</th><th>kind</th><th>PSI</th><th>test</th><th>statistic</th>
-<th>p-value</th><th>unseen</th><th>alarm</th></tr>
-{rows}
-</table></body></html>
-"""
-
-
-def format_table(report: DriftReport) -> str:
-    """The report as aligned text for the terminal."""
-    width = max(len(row.feature) for row in report.features)
-    lines = [f"{'feature':<{width}}  {'PSI':>6}  {'p-value':>8}  {'unseen':>6}  alarm"]
-    lines += [
-        f"{row.feature:<{width}}  {row.psi:>6.3f}  {row.p_value:>8.2g}  "
-        f"{row.unseen_share:>6.1%}  {'ALARM' if row.alarm else ''}"
-        for row in report.features
-    ]
-    return "\n".join(lines)
 
 
 def run(settings: Settings, input_path: Path | None = None) -> DriftReport:
@@ -278,17 +249,20 @@ def run(settings: Settings, input_path: Path | None = None) -> DriftReport:
         log_dir = settings.path(settings.prediction_log_dir)
         current, source = as_text(read_log(log_dir)), f"prediction log {log_dir}"
     served = load_model(settings)
+    # Scores on rows the model never saw: on its own training rows they are overconfident,
+    # and live scores would look shifted against them even with no drift at all.
+    unseen = read_text_csv(settings.path(settings.processed_dir) / "test.csv")
     limits = Thresholds(
         psi=settings.drift_psi,
         alpha=settings.drift_alpha,
         unseen_share=settings.drift_unseen_share,
         min_rows=settings.drift_min_rows,
     )
-    scores = (model_scores(reference, served), model_scores(current, served))
+    scores = (model_scores(unseen, served), model_scores(current, served))
     report = compare(reference, current, served.schema, limits, scores, source)
     out = settings.path(settings.reports_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "drift.html").write_text(render_html(report), encoding="utf-8")
+    (out / "drift.md").write_text(markdown(report), encoding="utf-8")
     (out / "drift.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n")
     return report
 
@@ -302,8 +276,8 @@ def main() -> None:
         report = run(settings, args.input)
     except (DriftError, FileNotFoundError) as error:
         sys.exit(f"error: {error}")
-    print(format_table(report))
-    print(f"report: {settings.reports_dir / 'drift.html'}")
+    print(markdown(report))
+    print(f"report: {settings.reports_dir / 'drift.md'}")
     if report.alarms:
         names = ", ".join(row.feature for row in report.alarms)
         sys.exit(f"drift: {len(report.alarms)} over the thresholds: {names}")

@@ -3,9 +3,10 @@
 skl2onnx converts the fitted scikit-learn ``Pipeline`` (preprocessing and estimator) into
 one ONNX graph; onnxmltools supplies LightGBM's converter. ``register.py`` calls
 ``compile_onnx`` at training time and logs the result beside the model only when it returns
-the pipeline's probabilities within ``ONNX_TOLERANCE`` on the whole test split (ONNX
-computes in float32). ``predict.py`` runs it with onnxruntime, so the serving process needs
-neither the converters nor LightGBM, unless no file was logged: then it runs the pipeline.
+the pipeline's probabilities within ``ONNX_TOLERANCE`` on every training row (ONNX computes
+in float32; the test split stays untouched, kept for the reported numbers). ``predict.py``
+runs it with onnxruntime, so the serving process needs neither the converters nor LightGBM,
+unless no file was logged: then it runs the pipeline.
 """
 
 from __future__ import annotations
@@ -35,9 +36,9 @@ update_registered_converter(
 
 
 def compile_onnx(
-    pipeline: Pipeline, schema: Schema, test: pd.DataFrame
+    pipeline: Pipeline, schema: Schema, rows: pd.DataFrame
 ) -> tuple[bytes | None, float]:
-    """The fitted pipeline as ONNX, and its largest difference from the pipeline on ``test``.
+    """The fitted pipeline as ONNX, and its largest difference from the pipeline on ``rows``.
 
     None when the difference is over ``ONNX_TOLERANCE``: the service then runs the
     pipeline itself, slower but exact.
@@ -48,7 +49,7 @@ def compile_onnx(
     onnx = convert_sklearn(pipeline, initial_types=inputs, options=options, target_opset=OPSETS)
     onnx_bytes = onnx.SerializeToString()
     session = onnxruntime.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
-    features = schema.features_frame(test)
+    features = schema.features_frame(rows)
     columns = {name: features[name].tolist() for name in schema.features}
     names = [item.name for item in session.get_inputs()]
     compiled = session.run(None, schema.onnx_feed(names, columns))[1]

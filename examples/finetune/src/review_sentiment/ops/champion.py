@@ -114,13 +114,18 @@ def rollback(client: MlflowClient, model_name: str, to: str | None = None) -> Mo
 
 
 def _champion_stack(events: list[AliasEvent], current: str) -> list[str]:
+    """The champions in order, like a browser's history: a promotion or a pin pushes its
+    version; a rollback pops the version it left, so its target is on top again."""
     stack: list[str] = []
     for event in events:
-        if event.action == "rollback" and stack:
-            stack.pop()
-        if event.action in ("promote", "pin") or not stack or stack[-1] != event.version:
+        if event.action != "rollback":
             stack.append(event.version)
-    if not stack or stack[-1] != current:
+            continue
+        if stack:
+            stack.pop()  # the version rolled back from
+        if not stack or stack[-1] != event.version:  # its target was never recorded
+            stack.append(event.version)
+    if not stack or stack[-1] != current:  # moved outside this module: take it as the top
         stack.append(current)
     return stack
 
