@@ -136,6 +136,15 @@ def test_each_rule_fails_its_fixture(project: Path, rule: str, readme: str) -> N
     assert rule in _rules(project, readme)
 
 
+def test_a_leak_flagged_by_the_run_is_a_finding(project: Path) -> None:
+    summary = project / "reports" / "walkthrough.json"
+    flagged = {**json.loads(summary.read_text()), "warnings": ["possible leak: follow_up_days"]}
+    summary.write_text(json.dumps(flagged))
+    (project / "README.md").write_text(_readme())
+    [finding] = check_project(project).findings
+    assert finding.rule == "run-warning" and "follow_up_days" in finding.problem
+
+
 def test_numbers_match_logged_metrics_within_rounding(project: Path) -> None:
     for shown in ("0.61", ".612", "61%", "61.2%", "0.52"):
         readme = _readme(result=f"Holdout PR-AUC was {shown} overall. " + FILLER * 3)

@@ -30,7 +30,7 @@ _TRADEOFF = re.compile(
     re.IGNORECASE,
 )
 _NUMBER = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?%|\d*\.\d+)(?![\w.])")
-_LINK = re.compile(r"(?<!!)\[[^\]]+\]\(([^)\s]+)\)")
+MARKDOWN_LINK = re.compile(r"(?<!!)\[[^\]]+\]\(([^)\s]+)\)")
 _LINE_ANCHOR = re.compile(r"^L(\d+)(?:-L(\d+))?$")
 
 
@@ -68,7 +68,7 @@ def check_project(project: Path) -> Report:
         raise UsageError(f"{project} has no README.md", "run check on a generated project folder")
     text = readme.read_text(encoding="utf-8")
     parsed = walkthrough.parse(text)
-    summary = _load_summary(project)
+    summary = load_summary(project)
     from_runs = logged.logged_metrics(project)
     metrics = {**(from_runs or {}), **_summary_metrics(summary)}
     report = Report(spoken_words=parsed.spoken_words)
@@ -77,12 +77,14 @@ def check_project(project: Path) -> Report:
     report.findings = [
         *_placeholders(parsed),
         *_structure(parsed),
-        *_numbers(parsed, metrics),
+        *_result_number(parsed),
+        *_unverified_numbers(parsed, metrics),
         *_tradeoff(parsed),
         *_reflection(parsed),
         *_links(project, parsed.lines),
         *_speaking_time(parsed, report.speaking_minutes),
         *_page_budget(text),
+        *_run_warnings(summary),
     ]
     report.notes = _notes(project, parsed)
     if from_runs is None:
@@ -97,6 +99,18 @@ def check_project(project: Path) -> Report:
 
 def _finding(rule: str, line: int, problem: str, fix: str) -> Finding:
     return Finding(rule, "README.md", line, problem, fix)
+
+
+def _run_warnings(summary: dict[str, Any]) -> Iterator[Finding]:
+    """What the run itself flagged (the classifier's leakage screen), from the summary."""
+    for warning in summary.get("warnings", []):
+        yield Finding(
+            "run-warning",
+            contract.SUMMARY_FILE,
+            1,
+            str(warning),
+            "answer it before you show the project (the README's screen line says how)",
+        )
 
 
 def _placeholders(parsed: walkthrough.Walkthrough) -> Iterator[Finding]:
@@ -123,7 +137,7 @@ def _structure(parsed: walkthrough.Walkthrough) -> Iterator[Finding]:
             yield _finding("structure", 1, f"no {name} section", f"add a '## {name}' section")
 
 
-def _numbers(parsed: walkthrough.Walkthrough, metrics: dict[str, float]) -> Iterator[Finding]:
+def _result_number(parsed: walkthrough.Walkthrough) -> Iterator[Finding]:
     result = parsed.section("Result")
     if result is not None:
         text = "\n".join(line for _, line in result.prose + result.auto)
@@ -134,6 +148,11 @@ def _numbers(parsed: walkthrough.Walkthrough, metrics: dict[str, float]) -> Iter
                 "the Result section cites no number",
                 "run `make report` after a training or evaluation run; quote its headline",
             )
+
+
+def _unverified_numbers(
+    parsed: walkthrough.Walkthrough, metrics: dict[str, float]
+) -> Iterator[Finding]:
     for section in parsed.sections.values():
         for line, text in section.prose:
             if walkthrough.PLACEHOLDER in text:
@@ -189,9 +208,37 @@ def _reflection(parsed: walkthrough.Walkthrough) -> Iterator[Finding]:
         )
 
 
+@dataclass(frozen=True)
+class MustHave:
+    """One thing an interviewer listens for in the walkthrough, and whether it is there."""
+
+    name: str
+    section: str
+    met: bool
+    fix: str
+
+
+def must_haves(parsed: walkthrough.Walkthrough) -> list[MustHave]:
+    """A number from the run, a stated tradeoff and a reflection, judged by check's own
+    rules (so ``rehearse`` and ``check`` never disagree about what is missing)."""
+    rules = (
+        ("a number from the run", "Result", _result_number),
+        ("a stated tradeoff", "Action", _tradeoff),
+        ("a reflection", "Reflection", _reflection),
+    )
+    found = []
+    for name, section, rule in rules:
+        missing = next(rule(parsed), None)
+        if parsed.section(section) is None:
+            found.append(MustHave(name, section, False, f"add a '## {section}' section"))
+        else:
+            found.append(MustHave(name, section, missing is None, missing.fix if missing else ""))
+    return found
+
+
 def _links(project: Path, lines: list[str]) -> Iterator[Finding]:
     for number, line in enumerate(lines, 1):
-        for match in _LINK.finditer(line):
+        for match in MARKDOWN_LINK.finditer(line):
             target = match.group(1)
             if re.match(r"^[a-z]+:", target) or (target.startswith("#") and not target[1:]):
                 continue
@@ -273,7 +320,7 @@ def _notes(project: Path, parsed: walkthrough.Walkthrough) -> list[str]:
     return notes
 
 
-def _load_summary(project: Path) -> dict[str, Any]:
+def load_summary(project: Path) -> dict[str, Any]:
     try:
         summary = json.loads((project / contract.SUMMARY_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):

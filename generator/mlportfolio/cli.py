@@ -20,6 +20,17 @@ from mlportfolio.answers import UserInputs
 from mlportfolio.check import Report, check_project
 from mlportfolio.errors import MlportfolioError, UsageError
 from mlportfolio.kinds import KINDS
+from mlportfolio.rehearse import (
+    DEFAULT_ANSWER_SECONDS,
+    DEFAULT_QUESTIONS,
+    Drill,
+    History,
+    Instruments,
+    history_view,
+    project_root,
+    write_card,
+)
+from mlportfolio.rehearse import rehearse as run_rehearsal
 from mlportfolio.render import NewProject, RenderedProject, is_interactive, new_project
 from mlportfolio.update import update_project
 
@@ -258,6 +269,50 @@ def _print_report(report: Report) -> None:
         _out.print(f"[red]{len(report.findings)} finding(s)[/red]")
     else:
         _out.print("[green]ready to walk through[/green]")
+
+
+@app.command(cls=_Command)
+def rehearse(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="The generated project.")] = Path(),
+    questions: Annotated[
+        int, typer.Option(min=0, help="Follow-up questions to drill (0: walkthrough only).")
+    ] = DEFAULT_QUESTIONS,
+    seconds: Annotated[
+        int, typer.Option(min=5, help="Seconds on the clock for each follow-up answer.")
+    ] = DEFAULT_ANSWER_SECONDS,
+    history: Annotated[
+        bool, typer.Option("--history", help="Show past sessions as a table and a chart.")
+    ] = False,
+    card: Annotated[
+        bool, typer.Option("--card", help="Write reports/cue-card.md and print it.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="With --history: print JSON.")] = False,
+) -> None:
+    """Say the walkthrough against the clock, then answer follow-ups aloud and rate them.
+
+    Example: mlportfolio rehearse ~/credit-risk --questions 3
+    """
+    if history and card:
+        raise UsageError("--history and --card do not combine", "run one, then the other")
+    if as_json and not history:
+        raise UsageError(
+            "--json goes with --history", "run `mlportfolio rehearse --history --json`"
+        )
+    if history:
+        past = History.read(project_root(path)[0])
+        if as_json:
+            _out.print_json(past.to_json())
+        else:
+            _out.print(*history_view(past), sep="\n")
+    elif card:
+        written, text = write_card(path)
+        _out.print(text, markup=False, end="")
+        _out.print(f"[green]Wrote[/green] {written}")
+    else:
+        drill = Drill(questions=questions, answer_s=float(seconds))
+        tools = ctx.find_object(Instruments) or Instruments()
+        run_rehearsal(path, drill, stdin=sys.stdin, console=_out, instruments=tools)
 
 
 @app.command("list", cls=_Command)
