@@ -25,11 +25,13 @@ def _with_column(
 def test_a_column_recorded_after_the_outcome_is_flagged(
     trained: TrainResult, settings: Settings, tmp_path: Path
 ) -> None:
-    # a follow-up time that is long exactly when the outcome was the first class, 5% noise
-    train = trained.split.train
-    outcome = train[settings.target] == trained.schema.classes[0]
-    noise = np.random.default_rng(0).random(len(train)) < 0.05
-    follow_up = np.where(outcome ^ noise, "900", "30")
+    # a follow-up time that differs by outcome (one value per class), with 5% of rows noise
+    train, classes = trained.split.train, trained.schema.classes
+    outcome = np.array([classes.index(label) for label in trained.schema.labels(train)])
+    rng = np.random.default_rng(0)
+    guess = rng.integers(len(classes), size=len(train))
+    noisy = np.where(rng.random(len(train)) < 0.05, guess, outcome)
+    follow_up = (30 + 300 * noisy).astype(str)
     report = leakage.screen(_with_column(trained, settings, "follow_up_days", follow_up), settings)
     [flagged] = report.flagged
     assert flagged.feature == "follow_up_days" and flagged.time_like

@@ -17,7 +17,7 @@ _settings = Settings()
 
 wsgi_app = "credit_risk.serve:app_from_env()"  # an ASGI app, despite gunicorn's name
 # uvicorn's worker, plus a deadline for slow clients (ops/http.py's RequestDeadline)
-worker_class = "credit_risk.ops.http:Worker"
+worker_class = "credit_risk.ops.http.Worker"
 bind = [f"{_settings.host}:{_settings.port}"]
 workers = _settings.workers
 timeout = 60  # a worker silent this long (stuck, not slow) is killed and replaced

@@ -34,7 +34,7 @@ from pathlib import Path
 
 from .http import REQUEST_TIMEOUT_S
 
-PROJECT = Path(__file__).resolve().parents[3]  # this file is src/review_sentiment/ops/clients.py
+PROJECT = Path(__file__).resolve().parents[3]  # the project folder: src/ is one level down
 SERVE = [
     "-m",
     "uvicorn",

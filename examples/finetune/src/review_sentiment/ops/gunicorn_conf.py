@@ -17,7 +17,7 @@ _settings = Settings()
 
 wsgi_app = "review_sentiment.serve:app_from_env()"  # an ASGI app, despite gunicorn's name
 # uvicorn's worker, plus a deadline for slow clients (ops/http.py's RequestDeadline)
-worker_class = "review_sentiment.ops.http:Worker"
+worker_class = "review_sentiment.ops.http.Worker"
 bind = [f"{_settings.host}:{_settings.port}"]
 workers = _settings.workers
 timeout = 60  # a worker silent this long (stuck, not slow) is killed and replaced

@@ -25,6 +25,8 @@ from typing import Generic, TypeVar
 
 from fastapi import APIRouter, HTTPException, Request
 
+from .http import Problem
+
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
@@ -115,7 +117,13 @@ def admin_router(reloader: Reloader[T], token: str, allow_remote: bool = False) 
     """``POST /admin/reload`` with ``Authorization: Bearer <token>``: check for a new model now."""
     router = APIRouter()
 
-    @router.post("/admin/reload")
+    refusals = {
+        401: {"model": Problem, "description": "Missing or wrong admin token"},
+        403: {"model": Problem, "description": "Not from this machine (admin_allow_remote off)"},
+        503: {"model": Problem, "description": "The model source could not be read"},
+    }
+
+    @router.post("/admin/reload", responses=refusals)
     async def reload(request: Request) -> dict[str, object]:
         host = request.client.host if request.client else ""
         if not allow_remote and host not in LOOPBACK:
