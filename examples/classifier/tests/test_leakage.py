@@ -33,11 +33,11 @@ def test_a_column_recorded_after_the_outcome_is_flagged(
     noisy = np.where(rng.random(len(train)) < 0.05, guess, outcome)
     follow_up = (30 + 300 * noisy).astype(str)
     report = leakage.screen(_with_column(trained, settings, "follow_up_days", follow_up), settings)
-    [flagged] = report.flagged
-    assert flagged.feature == "follow_up_days" and flagged.time_like
+    flagged = {row.feature: row for row in report.flagged}  # a real column may be there too
+    assert flagged["follow_up_days"].time_like
     files = leakage.write(report, tmp_path)
     written = json.loads(files[1].read_text())
-    assert written["flagged"] == ["follow_up_days"]
+    assert "follow_up_days" in written["flagged"]
     assert "follow_up_days" in written["verdict"] and "drop_columns" in written["verdict"]
 
 
