@@ -245,7 +245,12 @@ def test_default_project_ingests_evaluates_serves_and_reports(
     scores = metrics["test_metrics"]
     assert scores["test_recall_at_5_hybrid"] > scores["test_recall_at_5_bm25"]
     assert scores["test_recall_at_5"] == scores["test_recall_at_5_hybrid"]  # the served one
-    assert scores["n_questions"] >= 150
+    assert scores["n_questions"] >= 90 and scores["n_dev_questions"] >= 50  # test and dev
+    assert scores["n_questions"] + scores["n_dev_questions"] >= 150
+    fusion = record["fusion"]  # chosen on dev, written beside the index the service reads
+    assert fusion["dense_weight"] in {0.0, 0.25, 0.5, 0.75, 1.0}
+    assert fusion["dense_weight"] == scores["dense_weight"]
+    assert "dev questions" in fusion["reason"] and "fusion chosen on dev" in trained
     _run(["make", "evaluate"], project, env)  # re-scores what is served, logs nothing
     rescored = json.loads((project / "reports/metrics.json").read_text())
     assert rescored["run_id"] is None and rescored["test_metrics"] == scores
@@ -306,7 +311,7 @@ def test_markdown_corpus_project_ingests_evaluates_and_answers(
     _run([sys.executable, "-m", "ruff", "check", "."], project, project_env)
     _run([sys.executable, "-m", "ruff", "format", "--check", "."], project, project_env)
     trained = _run(["make", "train"], project, project_env)
-    assert "synthetic test questions" in trained and "MLflow run" in trained
+    assert "synthetic questions" in trained and "MLflow run" in trained
     assert json.loads((project / "reports/metrics.json").read_text())["eval_set"] == "synthetic"
     url = serve(project, "handbook", project_env)  # type: ignore[operator]
     body = httpx.post(

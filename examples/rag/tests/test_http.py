@@ -27,14 +27,14 @@ class Body(BaseModel):
     text: str
 
 
-def _app(cors_origins: tuple[str, ...] = ()) -> FastAPI:
+def _app(cors_origins: tuple[str, ...] = (), limit: int = LIMIT) -> FastAPI:
     app = FastAPI()
 
     @app.post("/echo", responses=ERROR_RESPONSES)
     def echo(body: Body) -> dict[str, int]:
         return {"length": len(body.text)}
 
-    add_http_plumbing(app, LIMIT, fields=["text"], cors_origins=cors_origins)
+    add_http_plumbing(app, limit, fields=["text"], cors_origins=cors_origins)
     return app
 
 
@@ -98,6 +98,17 @@ def test_an_unknown_field_is_422_listing_the_fields_to_send() -> None:
 def test_a_body_that_is_not_utf8_is_400_and_documented() -> None:
     assert _post(b'{"text": "\xff"}').status_code == 400
     assert 400 in ERROR_RESPONSES
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"text": ' + b"[" * 50_000 + b"]" * 50_000 + b"}", b'{"text": 1' + b"0" * 50_000 + b"}"],
+    ids=["nested 50,000 deep", "a 50,000-digit number"],
+)
+def test_deeply_nested_or_huge_number_json_is_a_4xx_not_a_500(body: bytes) -> None:
+    headers = {"content-type": "application/json"}
+    response = _request("POST", "/echo", _app(limit=1_000_000), content=body, headers=headers)
+    assert response.status_code == 400
 
 
 def test_pages_without_a_policy_get_one_and_cors_is_closed_by_default() -> None:

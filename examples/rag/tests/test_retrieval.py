@@ -1,8 +1,11 @@
 """Retrieval and answering on the fixture corpus: each retriever finds the right section,
-answers cite it, unsure questions are refused, and the chat backend speaks the OpenAI API."""
+fusion weighs the two rankings as evaluation chose, answers quote the sentences closest in
+meaning and cite them, unsure questions are refused, the metrics count what they say, and
+the chat backend speaks the OpenAI API."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from collections.abc import Callable, Iterator
@@ -10,12 +13,21 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from python_docs_qa.answer import Assistant, LLMError
-from python_docs_qa.chunking import split_sentences
+from python_docs_qa.answer import Answer, Assistant, Citation, LLMError, cited_numbers
+from python_docs_qa.chunking import Passage, split_sentences
 from python_docs_qa.config import Settings
-from python_docs_qa.evaluate import load_questions, mcnemar_p, ranks, retrieval_metrics
+from python_docs_qa.evaluate import (
+    Question,
+    answer_metrics,
+    load_questions,
+    mcnemar_p,
+    ranks,
+    retrieval_metrics,
+    split,
+)
+from python_docs_qa.ops.fusion import choose_weight
 from python_docs_qa.ops.synthetic import held_out, synthetic_questions
-from python_docs_qa.retrieval import tokenize
+from python_docs_qa.retrieval import Hit, Retriever, tokenize
 
 
 @pytest.mark.parametrize("mode", ["bm25", "dense", "hybrid"])
@@ -29,21 +41,74 @@ def test_dense_finds_a_paraphrase_that_shares_no_word(assistant: Assistant) -> N
     assert hits[0].passage.anchor == "copying-files"
 
 
-def test_hybrid_is_reciprocal_rank_fusion_with_the_standard_constant(
-    assistant: Assistant,
-) -> None:
-    retriever, question = assistant.retriever, "socket timeout"
+@pytest.mark.parametrize("weight", [0.25, 0.5, 0.75])
+def test_hybrid_is_weighted_reciprocal_rank_fusion(assistant: Assistant, weight: float) -> None:
+    retriever, question = assistant.retriever.with_dense_weight(weight), "socket timeout"
     k, n = retriever.settings.rrf_k, retriever.settings.candidates
-    assert (k, retriever.settings.dense_weight) == (60, 1.0)  # untuned: see docs/DESIGN.md
+    assert k == 60  # untuned: see docs/DESIGN.md
     bm25 = retriever.search(question, n, "bm25")
     dense = retriever.search(question, n, "dense")
     expected: dict[int, float] = {}
-    for ranking in (bm25, dense):
+    for ranking, w in ((bm25, 1 - weight), (dense, weight)):
         for rank, hit in enumerate(ranking, start=1):
-            expected[hit.index] = expected.get(hit.index, 0) + 1 / (k + rank)
+            expected[hit.index] = expected.get(hit.index, 0) + w / (k + rank)
     hybrid = retriever.search(question, 3, "hybrid")
     best = sorted(expected.items(), key=lambda item: (-item[1], item[0]))[:3]
     assert [(h.index, pytest.approx(h.score)) for h in hybrid] == best
+
+
+@pytest.mark.parametrize("question", ["socket timeout", "copy a file", "time zone"])
+def test_the_ends_of_the_fusion_weight_are_the_single_retrievers(
+    assistant: Assistant, question: str
+) -> None:
+    def order(retriever: Retriever, mode: str) -> list[int]:
+        return [hit.index for hit in retriever.search(question, 5, mode)]  # type: ignore[arg-type]
+
+    retriever = assistant.retriever
+    assert order(retriever.with_dense_weight(0), "hybrid") == order(retriever, "bm25")
+    assert order(retriever.with_dense_weight(1), "hybrid") == order(retriever, "dense")
+
+
+def test_the_served_weight_is_the_one_evaluation_chose(
+    assistant: Assistant, make_settings: Callable[..., Settings]
+) -> None:
+    index = assistant.retriever.index
+    assert assistant.retriever.dense_weight == 0.5  # not evaluated yet: plain RRF
+    chosen = dataclasses.replace(index, evaluation={"fusion": {"dense_weight": 0.75}})
+    settings = assistant.settings
+    assert Retriever(chosen, settings, assistant.retriever.encode).dense_weight == 0.75
+    root = settings.path(settings.corpus_dir).parent
+    fixed = make_settings(root, dense_weight=0.25)  # the setting wins over the record
+    assert Retriever(chosen, fixed, assistant.retriever.encode).dense_weight == 0.25
+
+
+def test_fusion_keeps_the_best_fused_weight_when_hybrid_is_within_noise() -> None:
+    reciprocal = {0.0: [0.0, 0.5, 1.0, 0.0], 0.25: [1.0, 0.5, 1.0, 0.0],
+                  0.5: [1.0, 1.0, 1.0, 0.0], 0.75: [1.0, 1.0, 0.5, 0.0],
+                  1.0: [1.0, 1.0, 0.5, 0.5]}  # fmt: skip
+    fusion = choose_weight(reciprocal)
+    assert fusion.dense_weight == 0.5
+    assert fusion.dev_mrr[0.5] == 0.75
+    assert fusion.reason.startswith("w=0.5: the best fused weight on 4 dev questions")
+
+
+def test_fusion_serves_the_single_retriever_that_beats_hybrid_by_more_than_noise() -> None:
+    dense = [1.0] * 20
+    fused = [0.5] * 20
+    reciprocal = {0.0: [0.1] * 20, 0.25: fused, 0.5: fused, 0.75: fused, 1.0: dense}
+    fusion = choose_weight(reciprocal)
+    assert fusion.dense_weight == 1.0
+    assert "trailed dense alone by 0.500" in fusion.reason
+    assert choose_weight(reciprocal, fixed=0.5).dense_weight == 0.5  # the setting wins
+    assert choose_weight({w: [] for w in reciprocal}).dense_weight == 0.5  # no dev questions
+
+
+def test_the_dev_split_is_stable_and_keeps_a_section_on_one_side() -> None:
+    questions = [Question(f"q{i}", f"doc{i % 40}.md", "a") for i in range(200)]
+    dev, test = split(questions, 0.4)
+    assert 40 < len(dev) < 120 and len(dev) + len(test) == 200
+    assert not {q.source for q in dev} & {q.source for q in test}
+    assert split(questions[:100], 0.4)[0] == [q for q in dev if q in questions[:100]]
 
 
 def test_tokenizer_splits_dotted_names_and_drops_stopwords() -> None:
@@ -62,6 +127,46 @@ def test_off_topic_question_is_refused(assistant: Assistant) -> None:
     answer = assistant.ask("Who won the football world cup in 2018?")
     assert answer.refused
     assert answer.answer.startswith("I can't answer that from these documents")
+
+
+def test_the_answer_quotes_the_sentence_closest_in_meaning(assistant: Assistant) -> None:
+    # The first sentence shares more words with the question; the second answers it.
+    text = ("A connection is made with socket.create_connection. Its settimeout method sets "
+            "how many seconds a blocking call may take before it fails.")  # fmt: skip
+    hits = [Hit(Passage("p", "net.md", "Networking", "timeouts", text), 1.0, 0)]
+    question = "How long does a connection wait before giving up?"
+    sentences = assistant.closest_sentences(question, assistant.retriever.embed(question), hits)
+    assert sentences[0].text.startswith("Its settimeout method")
+    assert sentences[0].similarity > sentences[1].similarity
+
+
+def test_no_close_sentence_is_a_refusal(
+    assistant: Assistant, make_settings: Callable[..., Settings]
+) -> None:
+    root = assistant.settings.path(assistant.settings.corpus_dir).parent
+    strict = Assistant(assistant.retriever, make_settings(root, min_sentence_similarity=0.99))
+    answer = strict.ask("How do I copy a file?")
+    assert answer.refused and answer.citations
+    assert "the closest sentence is only" in answer.answer
+    assert not cited_numbers(answer.answer)
+
+
+def test_answers_cite_gold_only_when_they_quote_it() -> None:
+    def citation(n: int, anchor: str) -> Citation:
+        return Citation(n, "Files", "guide/files.md", anchor, "", "", 1.0)
+
+    class Fixed:
+        def __init__(self, text: str) -> None:
+            self.text = text
+
+        def ask(self, question: str) -> Answer:
+            cites = [citation(1, "deleting-folders"), citation(2, "copying-files")]
+            return Answer(self.text, cites, False, 0.9, 1.0, "extractive", "hybrid")
+
+    question = [Question("How can I duplicate a file?", "guide/files.md", "copying-files")]
+    listed_only = answer_metrics(Fixed("Use rmtree. [1]"), question)  # type: ignore[arg-type]
+    quoted = answer_metrics(Fixed("Use rmtree. [1] Use copyfile. [2]"), question)  # type: ignore[arg-type]
+    assert (listed_only["answer_cites_gold"], quoted["answer_cites_gold"]) == (0.0, 1.0)
 
 
 def test_eval_metrics_on_the_fixture_questions(assistant: Assistant) -> None:

@@ -1,21 +1,31 @@
 """Stage 7, answer: retrieve, refuse when unsure, then answer with numbered citations.
 
-The default answerer is extractive: it quotes the sentences of the top passages that
-share the most words with the question, each followed by ``[n]``, the number of the
-passage it came from. It cannot say anything the documents do not say. The optional
-``openai`` backend (``ops/llm.py``) sends the same numbered passages to a chat model.
+The default answerer is extractive: it quotes the sentences of the top passages closest
+in meaning to the question (cosine similarity under the model that built the index),
+each followed by ``[n]``, the number of the passage it came from. It cannot say anything
+the documents do not say, and a sentence that answers in other words beats one that only
+repeats the question's words. Similarity is about topic, not truth: to this model "save
+uncommitted changes" and "throw away uncommitted changes" are close (docs/DESIGN.md).
+The optional ``openai`` backend (``ops/llm.py``) sends the same numbered passages to a
+chat model.
 
-Both refuse when retrieval is unsure: if the best passage's cosine similarity to the
-question is below ``min_confidence``, the answer says so instead of guessing.
+Two gates refuse before anything is said: retrieval is unsure (the best passage's cosine
+similarity to the question is below ``min_confidence``), or no sentence of the top
+passages is close to the question (below ``min_sentence_similarity``), so a passage on
+the right subject that does not say the answer is not quoted as if it did.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from .chunking import split_sentences
 from .config import Mode, Settings
@@ -24,6 +34,9 @@ from .ops.llm import LLMError, chat_answer
 from .retrieval import Hit, Index, Retriever, tokenize
 
 SNIPPET_CHARS = 300
+QUOTED_PASSAGES = 3  # past the third, the answer would quote what retrieval ranked lower
+SCORED_CHARS = 120  # a sentence is compared by its first 120 characters, about 20 words
+_CITATION_MARK = re.compile(r"\[(\d+)\]")
 
 
 @dataclass(frozen=True)
@@ -52,6 +65,16 @@ class Answer:
     mode: str
 
 
+@dataclass(frozen=True)
+class Sentence:
+    """A sentence the answer may quote, and how close in meaning it is to the question."""
+
+    similarity: float  # cosine similarity to the question
+    rank: int  # its passage's place in the results, from 0: cited as [rank + 1]
+    position: int  # its place in that passage
+    text: str
+
+
 class Assistant:
     """Retriever + answerer: the object the service, the evaluation and the bench share."""
 
@@ -60,69 +83,111 @@ class Assistant:
         self.settings = settings
 
     def ask(self, question: str, k: int | None = None, mode: Mode | None = None) -> Answer:
-        """Answer ``question`` from the top ``k`` passages."""
+        """Answer ``question`` from the top ``k`` passages, or refuse."""
         k = k or self.settings.top_k
         mode = mode or self.settings.retriever
         started = time.perf_counter()
         vector = None if mode == "bm25" else self.retriever.embed(question)
         hits = self.retriever.search(question, k, mode, vector)
         retrieval_ms = round((time.perf_counter() - started) * 1000, 2)
-        if vector is None:  # BM25 alone: the refusal still needs the dense similarity
+        if vector is None:  # BM25 alone: the gates still need the question's embedding
             vector = self.retriever.embed(question)
         confidence = round(self.retriever.confidence(vector, hits), 4)
         citations = [_citation(n, hit) for n, hit in enumerate(hits, start=1)]
-        backend = self.settings.answer_backend
-        if confidence < self.settings.min_confidence or not hits:
-            text = (
-                "I can't answer that from these documents: the closest passage is only "
-                f"{max(confidence, 0):.2f} similar to the question (threshold "
-                f"{self.settings.min_confidence:.2f}). Try rephrasing, or add documents that "
-                "cover it."
-            )
+        backend, settings = self.settings.answer_backend, self.settings
+        if confidence < settings.min_confidence or not hits:
+            text = _refusal("passage", confidence, settings.min_confidence)
+            return Answer(text, citations, True, confidence, retrieval_ms, backend, mode)
+        sentences = self.closest_sentences(question, vector, hits)
+        best = sentences[0].similarity if sentences else -1.0
+        if best < settings.min_sentence_similarity:
+            text = _refusal("sentence", best, settings.min_sentence_similarity)
             return Answer(text, citations, True, confidence, retrieval_ms, backend, mode)
         if backend == "openai":
-            text = chat_answer(question, hits, self.settings)
+            text = chat_answer(question, hits, settings)
         else:
-            text = extractive_answer(question, hits, self.settings.answer_sentences)
+            text = quote(sentences, settings.answer_sentences, settings.min_sentence_similarity)
         return Answer(text, citations, False, confidence, retrieval_ms, backend, mode)
 
+    def closest_sentences(
+        self, question: str, vector: np.ndarray, hits: list[Hit]
+    ) -> list[Sentence]:
+        """The shortlisted sentences of the top passages, closest in meaning first.
 
-def extractive_answer(question: str, hits: list[Hit], sentences: int) -> str:
-    """The ``sentences`` best sentences of the top passages, each cited as ``[n]``.
+        This embeds text on every request, so it is kept small: ``answer_candidates``
+        sentences, each cut to ``SCORED_CHARS`` for the comparison (a batch is padded to
+        its longest member, so one long code line would cost as much as several
+        sentences); the quote keeps the whole sentence.
+        """
+        candidates = shortlist(question, hits, self.settings.answer_candidates)
+        if not candidates:
+            return []
+        texts = [text[:SCORED_CHARS] for _, _, text in candidates]
+        similarities = self.retriever.encode(texts) @ vector
+        sentences = [
+            Sentence(round(float(similarity), 4), rank, position, text)
+            for similarity, (rank, position, text) in zip(similarities, candidates, strict=True)
+        ]
+        return sorted(sentences, key=lambda sentence: -sentence.similarity)
 
-    Only the three best passages are read: past them, the answer would quote text the
-    retriever itself ranked as less relevant. A sentence scores by how many question
-    words it shares, divided by the square root of its length (so a long sentence does
-    not win by size alone), plus a small bonus for its passage's rank (0.3 for the first,
-    0.15 for the second, 0.1 for the third) that breaks ties towards the top result.
-    The chosen sentences keep passage order so the answer reads top result first.
+
+def shortlist(question: str, hits: list[Hit], limit: int) -> list[tuple[int, int, str]]:
+    """``(passage rank, position, sentence)`` for at most ``limit`` sentences of the three
+    best passages: a cheap filter before the embedding model compares meanings.
+
+    A sentence scores the number of distinct question words it contains, divided by the
+    square root of its own number of distinct words (a long sentence does not win by size
+    alone), plus 0.3 / (rank + 1) for its passage's rank. That bonus decides when no
+    sentence shares a word with the question (a paraphrase): the top passage's sentences
+    are then taken first, in reading order. A sentence that overlapping passages repeat
+    counts once, for the higher-ranked one.
     """
     query = set(tokenize(question))
-    candidates: list[tuple[float, int, int, str]] = []
-    for rank, hit in enumerate(hits[:3]):
+    seen: set[str] = set()
+    scored: list[tuple[float, int, int, str]] = []
+    for rank, hit in enumerate(hits[:QUOTED_PASSAGES]):
         for position, sentence in enumerate(split_sentences(hit.passage.text)):
             words = set(tokenize(sentence))
-            if not words:
+            if not words or sentence in seen:
                 continue
-            overlap = len(query & words)
-            score = overlap / math.sqrt(len(words)) + 0.3 / (rank + 1)
-            candidates.append((score, rank, position, sentence))
-    if not candidates:
-        return "The top passages are listed below."
-    chosen = sorted(candidates, key=lambda c: -c[0])[:sentences]
-    chosen.sort(key=lambda c: (c[1], c[2]))
-    return " ".join(f"{_trim(sentence)} [{rank + 1}]" for _, rank, _, sentence in chosen)
+            seen.add(sentence)
+            score = len(query & words) / math.sqrt(len(words)) + 0.3 / (rank + 1)
+            scored.append((score, rank, position, sentence))
+    scored.sort(key=lambda candidate: -candidate[0])  # stable: ties keep reading order
+    return [(rank, position, sentence) for _, rank, position, sentence in scored[:limit]]
+
+
+def quote(sentences: list[Sentence], count: int, min_similarity: float) -> str:
+    """The ``count`` closest sentences at or above ``min_similarity``, each cited as
+    ``[n]``, in passage order so the answer reads top result first."""
+    chosen = [sentence for sentence in sentences if sentence.similarity >= min_similarity]
+    chosen = sorted(chosen[:count], key=lambda sentence: (sentence.rank, sentence.position))
+    return " ".join(f"{_trim(sentence.text)} [{sentence.rank + 1}]" for sentence in chosen)
+
+
+def cited_numbers(text: str) -> set[int]:
+    """The passage numbers an answer cites as ``[n]`` (extractive or generated)."""
+    return {int(number) for number in _CITATION_MARK.findall(text)}
 
 
 def build_assistant(settings: Settings) -> Assistant:
-    """Load the index and the embedding model: what the service does once at start-up."""
+    """Load the index and the embedding model: what the service does once at start-up.
+
+    The model runs on a pool of its own, as many threads as the cores hold calls (cores
+    divided by torch's threads per call), not on whichever request thread asks: more
+    calls at once only contend, and every thread that has run the model keeps a few
+    megabytes of freed buffers (the C allocator's per-thread arenas), which across a
+    server's 40 request threads grew memory past ``make load``'s 10% bar.
+    """
     index = Index.load(settings.path(settings.index_dir))
     model = load_model(settings)
+    calls = max(1, (os.cpu_count() or 1) // torch.get_num_threads())
+    pool = ThreadPoolExecutor(max_workers=calls, thread_name_prefix="model")
 
-    def embed(question: str) -> np.ndarray:
-        return encode(model, [question], batch_size=1)[0]
+    def encode_texts(texts: list[str]) -> np.ndarray:
+        return pool.submit(encode, model, texts, max(len(texts), 1)).result()
 
-    return Assistant(Retriever(index, settings, embed), settings)
+    return Assistant(Retriever(index, settings, encode_texts), settings)
 
 
 def _citation(n: int, hit: Hit) -> Citation:
@@ -135,6 +200,14 @@ def _citation(n: int, hit: Hit) -> Citation:
         url=passage.url,
         snippet=_trim(passage.text, SNIPPET_CHARS),
         score=round(hit.score, 4),
+    )
+
+
+def _refusal(what: str, similarity: float, threshold: float) -> str:
+    return (
+        f"I can't answer that from these documents: the closest {what} is only "
+        f"{max(similarity, 0):.2f} similar to the question (threshold {threshold:.2f}). "
+        "Try rephrasing, or add documents that cover it."
     )
 
 

@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     max_seq_length: int = Field(128, ge=16, description="Tokens the model reads per passage")
     embed_batch_size: int = Field(32, ge=1)
 
-    # retrieval: fixed values, none tuned on the test questions (docs/DESIGN.md)
+    # retrieval: fixed values, except the fusion weight, chosen on the dev split
     retriever: Mode = "hybrid"
     top_k: int = Field(5, ge=1, le=50)
     candidates: int = Field(
@@ -64,7 +64,13 @@ class Settings(BaseSettings):
         description="Reciprocal-rank fusion constant, 1/(rrf_k + rank): the "
         "literature's standard value (Cormack et al., 2009), not tuned here",
     )
-    dense_weight: float = Field(1.0, ge=0, description="Weight of the dense ranking in fusion")
+    dense_weight: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Weight w of the dense ranking in fusion (BM25 gets 1 - w). Unset: the "
+        "weight `make train` chose on the dev split for the served index",
+    )
     min_confidence: float = Field(
         0.35,
         ge=-1,
@@ -76,7 +82,21 @@ class Settings(BaseSettings):
 
     # answering
     answer_backend: Literal["extractive", "openai"] = "extractive"
-    answer_sentences: int = Field(3, ge=1, le=10)
+    answer_sentences: int = Field(3, ge=1, le=10, description="Sentences quoted at most")
+    answer_candidates: int = Field(
+        4,
+        ge=1,
+        le=30,
+        description="Sentences of the top passages embedded per question to find the ones "
+        "closest in meaning; each adds milliseconds to /ask (docs/DESIGN.md)",
+    )
+    min_sentence_similarity: float = Field(
+        0.45,
+        ge=-1,
+        le=1,
+        description="Refuse when no candidate sentence is this similar to the question, and "
+        "never quote one below it. A stated value (docs/DESIGN.md, 'Hallucination control')",
+    )
     llm_base_url: str = Field(
         "http://127.0.0.1:11434/v1",
         description="OpenAI-compatible API root: OpenAI, Ollama, vLLM, llama.cpp server",
@@ -85,8 +105,15 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr = SecretStr("")
     llm_timeout_s: float = Field(60.0, gt=0)
 
-    # evaluation (the test split: every question of eval_file, or synthetic ones)
+    # evaluation (the questions of eval_file, or synthetic ones, split into dev and test)
     eval_limit: int | None = Field(None, ge=1, description="Evaluate only the first N questions")
+    dev_fraction: float = Field(
+        0.4,
+        ge=0,
+        lt=1,
+        description="Share of gold sections whose questions form the dev split, which "
+        "chooses the fusion weight; the rest are the test split, which chooses nothing",
+    )
     synthetic_questions: int = Field(100, ge=1, description="Sampled when there is no eval file")
     seed: int = 42
 

@@ -2,13 +2,15 @@
 
 1. ingest: read, chunk and embed ``data/corpus`` into the index (kept when the corpus and
    the model did not change, so a second run embeds nothing);
-2. evaluate: BM25, dense and hybrid on the test questions, and the served assistant's
-   answers;
-3. log the run (settings, index manifest, test metrics) and write its id beside the
-   index, so the service's ``/metadata`` names the run that scored what it serves.
+2. evaluate: the fusion weight chosen on the dev questions, then BM25, dense and hybrid
+   on the test questions, and the served assistant's answers;
+3. log the run (settings, the fusion weight and why, index manifest, metrics) and write
+   its id and the weight beside the index, so the service fuses with that weight and its
+   ``/metadata`` names the run that scored what it serves.
 
-Nothing is chosen here: the retriever, the fusion constant and the refusal threshold are
-fixed in ``config.py``, so the test numbers are a report, not a selection.
+The dev split chooses the fusion weight and nothing else; the retriever, the fusion
+constant and the refusal thresholds are fixed in ``config.py``, so the test numbers are a
+report, not a selection.
 """
 
 from __future__ import annotations
@@ -51,9 +53,11 @@ def train(settings: Settings) -> tuple[dict[str, Any], Evaluation, str]:
         mlflow.log_metrics(evaluation.metrics)
         mlflow.set_tags({"stage": "train", "git_commit": tracking.git_commit()})
         mlflow.log_dict(manifest, "index_manifest.json")
+    fusion = evaluation.fusion
     record = {
         "run_id": run.info.run_id,
         "model_version": evaluation.model_version,
+        "fusion": {"dense_weight": fusion.dense_weight, "reason": fusion.reason},
         "test_metrics": evaluation.metrics,
     }
     path = settings.path(settings.index_dir) / EVALUATION_FILE
@@ -66,10 +70,13 @@ def train(settings: Settings) -> tuple[dict[str, Any], Evaluation, str]:
 
 def _params(settings: Settings, evaluation: Evaluation, manifest: dict[str, Any]) -> dict[str, Any]:
     names = ("retriever", "answer_backend", "embedding_model", "max_seq_length", "chunk_words",
-             "overlap_words", "top_k", "candidates", "rrf_k", "dense_weight", "min_confidence",
+             "overlap_words", "top_k", "candidates", "rrf_k", "min_confidence",
+             "min_sentence_similarity", "answer_candidates", "dev_fraction",
              "max_passages")  # fmt: skip
     return {
         **{name: getattr(settings, name) for name in names},
+        "dense_weight": evaluation.fusion.dense_weight,  # chosen on dev, unless set
+        "fusion_choice": evaluation.fusion.reason,
         "eval_set": evaluation.eval_set,
         "eval_file": settings.eval_file.as_posix(),
         "eval_skipped": evaluation.skipped,
@@ -89,7 +96,7 @@ def main() -> None:
         "up to date" if manifest.get("up_to_date") else f"built in {manifest['ingest_seconds']} s"
     )
     print(f"index {manifest['version']}: {manifest['passages']:,} passages, {state}")
-    print(f"{table(evaluation.metrics)}\n\n{describe(Settings(), evaluation)}; MLflow run {run_id}")
+    print(f"{table(evaluation.metrics)}\n\n{describe(Settings(), evaluation)}\nMLflow run {run_id}")
 
 
 if __name__ == "__main__":

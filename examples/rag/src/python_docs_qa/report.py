@@ -89,23 +89,25 @@ def dataset_block(facts: RunFacts, settings: Settings) -> str:
         )
     else:
         corpus = f"your documents in `{settings.corpus_dir.as_posix()}`"
+    split = (
+        f"{int(metrics['n_questions'])} test and {int(metrics['n_dev_questions'])} dev "
+        "(the dev questions chose the fusion weight)"
+    )
     if params.get("eval_set") == "file":
         questions = (
-            f"{int(metrics['n_questions'])} questions from `{params.get('eval_file')}`, "
-            "each with the section that answers it"
+            f"{split}, from `{params.get('eval_file')}`, each with the section that answers it"
         )
     else:
         questions = (
-            f"{int(metrics['n_questions'])} synthetic questions (sentences sampled from the "
-            "corpus and cut from the index searched; write real ones in "
-            "data/eval/questions.jsonl)"
+            f"{split}, synthetic (sentences sampled from the corpus and cut from the index "
+            "searched; write real ones in data/eval/questions.jsonl)"
         )
     rows = [
         ("corpus", corpus),
         ("index", f"{int(metrics['n_passages']):,} passages from {int(metrics['n_sources'])} "
                   f"sources, about {params.get('chunk_words')} words each "
                   f"({params.get('overlap_words')} overlap)"),
-        ("test split", questions),
+        ("questions", questions),
         ("embedding model", f"{params.get('embedding_model')}, "
                             f"{params.get('max_seq_length')} tokens per passage"),
         ("ingest", f"{metrics['ingest_seconds']:.0f} s for the last index build"),
@@ -117,11 +119,13 @@ def comparison_block(facts: RunFacts, bench: dict[str, dict[str, float]]) -> str
     """The three retrievers side by side, answer quality, and latency when benched."""
     text = table(facts.metrics)
     text += (
-        f"\n\nServed: **{facts.selected}** (fixed in config.py, not picked by these numbers; "
-        f"RRF k={facts.params.get('rrf_k')}, untuned). Answers "
-        f"citing the gold passage: {facts.metrics['test_answer_cites_gold']:.3f}; refused: "
-        f"{facts.metrics['test_refusal_rate']:.3f} "
-        f"(threshold {facts.params.get('min_confidence')}, fixed)."
+        f"\n\nServed: **{facts.selected}** (fixed in config.py, not picked by these numbers), "
+        f"fusion weight w={facts.params.get('dense_weight')} of the dense ranking, chosen on "
+        f"the dev split (RRF k={facts.params.get('rrf_k')}, untuned). Answers quoting a gold "
+        f"passage: {facts.metrics['test_answer_cites_gold']:.3f}; refused: "
+        f"{facts.metrics['test_refusal_rate']:.3f} (thresholds "
+        f"{facts.params.get('min_confidence')} for the best passage, "
+        f"{facts.params.get('min_sentence_similarity')} for the best sentence; fixed)."
     )
     if bench:
         latency = [

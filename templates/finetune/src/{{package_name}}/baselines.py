@@ -35,7 +35,7 @@ def tfidf_lr(seed: int, c: float = 1.0) -> Pipeline:
 
 
 def best_on_validation(
-    fit: Callable[[float], Any], predict_val: Callable[[Any], list[str]], val_labels: Sequence[str]
+    fit: Callable[..., Any], predict_val: Callable[..., list[str]], val_labels: Sequence[str]
 ) -> tuple[Any, float]:
     """The model of ``C_GRID`` with the best validation macro-F1, and its C (ties: smaller C)."""
     best: tuple[Any, float, float] | None = None

@@ -1,14 +1,18 @@
-"""Stage 8, evaluate: BM25, dense and hybrid side by side on the test questions.
+"""Stage 8, evaluate: the fusion weight chosen on dev questions, a report on test ones.
 
-For every test question each retriever ranks the whole index; a question is a hit at k
-when a passage of its gold section is in the top k. Reported per retriever: recall@1,
-@5, @10 and MRR@10 (the mean of 1/rank of the first gold passage, 0 past rank 10). Then
-the served assistant answers every question: the share of answers citing the gold
-passage, and of refusals; and an exact McNemar test of the served retriever's recall@5
-against each other one, so a claimed lead comes with its p-value. The test questions
-decide nothing: the retriever served, the fusion constant and the refusal threshold are
-fixed in ``config.py`` beforehand, so these numbers are a report, not a score something
-was tuned to.
+The questions are split once by a hash of their gold section (``dev_fraction`` of the
+sections; the same split on every run, and two questions about one section never
+straddle it). The **dev split** makes the one decision evaluation owns: the weight of
+the dense ranking in hybrid fusion (``ops/fusion.py`` says how), which ``make train``
+writes beside the index, where the service reads it.
+
+The **test split** decides nothing. Each retriever ranks the whole index; a question is
+a hit at k when a passage of its gold section is in the top k: recall@1, @5, @10 and
+MRR@10 (the mean of 1/rank of the first gold passage, 0 past rank 10). Then the served
+assistant answers every question: the share of answers that cite a gold passage (one
+the answer quotes, marked ``[n]``, not merely one listed beside it), the share of
+refusals, and an exact McNemar test of the served retriever's recall@5 against each
+other one, so a claimed lead comes with its p-value.
 
 ``make evaluate`` re-scores the index ``make serve`` serves and writes
 ``reports/metrics.json``, logging nothing; ``make train`` logs the same numbers to MLflow.
@@ -16,17 +20,19 @@ was tuned to.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .answer import Assistant, build_assistant
+from .answer import Assistant, build_assistant, cited_numbers
 from .chunking import Passage
 from .config import Mode, Settings
 from .documents import CorpusError
 from .embeddings import ModelError
+from .ops.fusion import FUSED_WEIGHTS, Fusion, choose_weight
 from .ops.synthetic import held_out, synthetic_questions
 from .retrieval import IndexMissingError, Retriever
 
@@ -55,12 +61,13 @@ class Question:
 
 @dataclass(frozen=True)
 class Evaluation:
-    """The test split's metrics, and where its questions came from."""
+    """The test split's metrics, the fusion chosen on dev, and where questions came from."""
 
     metrics: dict[str, float]
     eval_set: str  # "file" or "synthetic"
     skipped: int  # questions whose gold section is not in the index
     model_version: str  # the index scored
+    fusion: Fusion
 
 
 def load_questions(path: Path) -> list[Question]:
@@ -92,6 +99,26 @@ def ranks(retriever: Retriever, questions: list[Question], mode: Mode) -> list[i
     return found
 
 
+def split(questions: list[Question], dev_fraction: float) -> tuple[list[Question], list[Question]]:
+    """``(dev, test)``: a question is dev when a hash of its gold section falls in the
+    first ``dev_fraction`` of the hash range, so adding questions moves none of the others."""
+
+    def is_dev(question: Question) -> bool:
+        key = f"{question.source}#{question.anchor}".encode()
+        return int.from_bytes(hashlib.sha256(key).digest()[:4], "big") / 2**32 < dev_fraction
+
+    return [q for q in questions if is_dev(q)], [q for q in questions if not is_dev(q)]
+
+
+def fit_fusion(retriever: Retriever, dev: list[Question], fixed: float | None) -> Fusion:
+    """Rank the dev questions with every weight; ``ops/fusion.py`` chooses one."""
+    reciprocal = {}
+    for weight in (0.0, *FUSED_WEIGHTS, 1.0):
+        found = ranks(retriever.with_dense_weight(weight), dev, "hybrid")
+        reciprocal[weight] = [1 / r if r else 0.0 for r in found]
+    return choose_weight(reciprocal, fixed)
+
+
 def retrieval_metrics(found: list[int | None]) -> dict[str, float]:
     """recall@1/5/10 and MRR@10 from the gold ranks of one retriever."""
     n = max(len(found), 1)
@@ -111,13 +138,15 @@ def mcnemar_p(ours: list[int | None], theirs: list[int | None], cutoff: int = 5)
 
 
 def answer_metrics(assistant: Assistant, questions: list[Question]) -> dict[str, float]:
-    """Share of answers that cite the gold passage, and share of refusals."""
+    """Share of answers that cite (quote, marked ``[n]``) a gold passage; share of refusals."""
     cited = refused = 0
     for question in questions:
         answer = assistant.ask(question.question)
         refused += answer.refused
+        quoted = cited_numbers(answer.answer)
         cited += not answer.refused and any(
-            c.source == question.source and c.anchor == question.anchor for c in answer.citations
+            c.n in quoted and (c.source, c.anchor) == (question.source, question.anchor)
+            for c in answer.citations
         )
     n = max(len(questions), 1)
     return {"answer_cites_gold": cited / n, "refusal_rate": refused / n}
@@ -152,17 +181,24 @@ def scored_questions(
 
 
 def evaluate(settings: Settings, assistant: Assistant | None = None) -> Evaluation:
-    """Score every retriever and the served assistant on the test split."""
+    """Choose the fusion weight on the dev split; score every retriever and the served
+    assistant on the test split."""
     assistant = assistant or build_assistant(settings)
     questions, kind, skipped, scored = scored_questions(settings, assistant)
+    dev, test = split(questions, settings.dev_fraction)
+    fusion = fit_fusion(scored.retriever, dev, settings.dense_weight)
+    scored = Assistant(scored.retriever.with_dense_weight(fusion.dense_weight), settings)
     manifest = scored.retriever.index.manifest
     metrics: dict[str, float] = {
-        "n_questions": len(questions),
+        "n_questions": len(test),
+        "n_dev_questions": len(dev),
         "n_passages": manifest["passages"],
         "n_sources": manifest["sources"],
         "ingest_seconds": manifest["ingest_seconds"],
+        "dense_weight": fusion.dense_weight,
+        **{f"dev_mrr_at_10_w{round(w * 100)}": mrr for w, mrr in fusion.dev_mrr.items()},
     }
-    found = {mode: ranks(scored.retriever, questions, mode) for mode in MODES}
+    found = {mode: ranks(scored.retriever, test, mode) for mode in MODES}
     for mode in MODES:
         scores = retrieval_metrics(found[mode])
         metrics |= {f"test_{name}_{mode}": value for name, value in scores.items()}
@@ -171,9 +207,10 @@ def evaluate(settings: Settings, assistant: Assistant | None = None) -> Evaluati
         else:  # is the served retriever's recall@5 really different from this one's?
             p = mcnemar_p(found[settings.retriever], found[mode])
             metrics[f"test_recall_at_5_mcnemar_p_vs_{mode}"] = p
-    answers = answer_metrics(scored, questions)
-    metrics |= {f"test_{name}": value for name, value in answers.items()}
-    return Evaluation(metrics, kind, skipped, scored.retriever.index.version)
+    for prefix, part in (("dev", dev), ("test", test)):  # on dev: what the gates cost
+        answers = answer_metrics(scored, part)
+        metrics |= {f"{prefix}_{name}": value for name, value in answers.items()}
+    return Evaluation(metrics, kind, skipped, scored.retriever.index.version, fusion)
 
 
 def write_metrics(settings: Settings, evaluation: Evaluation, run_id: str | None) -> Path:
@@ -184,6 +221,10 @@ def write_metrics(settings: Settings, evaluation: Evaluation, run_id: str | None
         "run_id": run_id,
         "model_version": evaluation.model_version,
         "eval_set": evaluation.eval_set,
+        "fusion": {
+            "dense_weight": evaluation.fusion.dense_weight,
+            "reason": evaluation.fusion.reason,
+        },
         "test_metrics": evaluation.metrics,
     }
     path.write_text(json.dumps(record, indent=2) + "\n")
@@ -192,8 +233,11 @@ def write_metrics(settings: Settings, evaluation: Evaluation, run_id: str | None
 
 def table(metrics: dict[str, float]) -> str:
     """The comparison as a Markdown table (also what ``make report`` puts in the README)."""
+    names = {"hybrid": f"hybrid (w={metrics.get('dense_weight', 0.5):g})"}
     rows = [
-        f"| {mode} | " + " | ".join(f"{metrics[f'test_{m}_{mode}']:.3f}" for m in METRICS) + " |"
+        f"| {names.get(mode, mode)} | "
+        + " | ".join(f"{metrics[f'test_{m}_{mode}']:.3f}" for m in METRICS)
+        + " |"
         for mode in MODES
     ]
     header = "| retriever | recall@1 | recall@5 | recall@10 | MRR@10 |\n|---|---|---|---|---|\n"
@@ -201,17 +245,19 @@ def table(metrics: dict[str, float]) -> str:
 
 
 def describe(settings: Settings, evaluation: Evaluation) -> str:
-    """One line: how many questions of which kind, and the answer metrics."""
+    """Three lines: which questions, the fusion weight chosen on dev, the answer metrics."""
     metrics = evaluation.metrics
     source = (
-        f"test questions from {settings.eval_file}"
+        f"questions from {settings.eval_file}"
         if evaluation.eval_set == "file"
-        else "synthetic test questions (sentences sampled from the corpus and cut from the "
+        else "synthetic questions (sentences sampled from the corpus and cut from the "
         f"index searched: a proxy; write real questions in {settings.eval_file})"
     )
     return (
-        f"{int(metrics['n_questions'])} {source}; {int(metrics['n_passages']):,} passages; "
-        f"answers citing the gold passage: {metrics['test_answer_cites_gold']:.3f}, "
+        f"{int(metrics['n_dev_questions'])} dev and {int(metrics['n_questions'])} test "
+        f"{source}; {int(metrics['n_passages']):,} passages\n"
+        f"fusion chosen on dev: {evaluation.fusion.reason}\n"
+        f"test answers citing a gold passage: {metrics['test_answer_cites_gold']:.3f}, "
         f"refused: {metrics['test_refusal_rate']:.3f}"
     )
 

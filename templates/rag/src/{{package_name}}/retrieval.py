@@ -1,9 +1,12 @@
-"""Stage 6, retrieve: BM25, dense and hybrid (reciprocal-rank fusion) search over the index.
+"""Stage 6, retrieve: BM25, dense and hybrid (weighted rank fusion) search over the index.
 
 BM25 finds passages that share the question's words; the dense model finds passages that
 mean the same thing in other words (FAQ answers rarely repeat their question). Hybrid
-fuses the two rankings with reciprocal-rank fusion, ``sum(w / (rrf_k + rank))``, which
-needs no score calibration between two very different scorers.
+fuses the two rankings with weighted reciprocal-rank fusion,
+``(1 - w) / (rrf_k + rank_bm25) + w / (rrf_k + rank_dense)``, which needs no score
+calibration between two very different scorers. ``w`` is fitted to the corpus:
+``make train`` chooses it on the dev questions (``evaluate.py``) and writes it beside the
+index, where the service reads it; ``w = 0.5`` is plain RRF, 0 is BM25 alone, 1 dense alone.
 """
 
 from __future__ import annotations
@@ -71,7 +74,7 @@ class Index:
     embeddings: np.ndarray
     manifest: dict[str, Any]
     bm25: bm25s.BM25
-    evaluation: dict[str, Any] = field(default_factory=dict)  # run id and test metrics
+    evaluation: dict[str, Any] = field(default_factory=dict)  # run id, metrics, fusion weight
 
     @property
     def version(self) -> str:
@@ -108,6 +111,15 @@ def build_bm25(passages: list[Passage]) -> bm25s.BM25:
     return bm25
 
 
+def served_dense_weight(index: Index, settings: Settings) -> float:
+    """The fusion weight ``w`` of the dense ranking: the setting when set, else the one
+    ``make train`` chose on the dev questions for this index, else 0.5 (plain RRF) for an
+    index not evaluated yet."""
+    if settings.dense_weight is not None:
+        return settings.dense_weight
+    return float(index.evaluation.get("fusion", {}).get("dense_weight", 0.5))
+
+
 class Retriever:
     """Search one index with BM25, dense or hybrid ranking."""
 
@@ -115,14 +127,26 @@ class Retriever:
         self,
         index: Index,
         settings: Settings,
-        embed: Callable[..., np.ndarray],
+        encode: Callable[..., np.ndarray],
+        dense_weight: float | None = None,
     ) -> None:
         self.index = index
         self.settings = settings
-        self.embed = embed  # question -> unit vector (the same model the index was built with)
+        self.encode = encode  # texts -> unit vectors (the model the index was built with)
+        self.dense_weight = (
+            served_dense_weight(index, settings) if dense_weight is None else dense_weight
+        )
         # Scored with torch, not numpy: numpy's BLAS threads and torch's OpenMP threads spin
         # against each other on a small CPU (numbers: docs/DESIGN.md, "How fast is an answer").
         self._matrix = torch.from_numpy(index.embeddings)
+
+    def embed(self, question: str) -> np.ndarray:
+        """The question's unit vector."""
+        return self.encode([question])[0]
+
+    def with_dense_weight(self, dense_weight: float) -> Retriever:
+        """The same index and model, fused with another weight (evaluation tries several)."""
+        return Retriever(self.index, self.settings, self.encode, dense_weight)
 
     def search(
         self, question: str, k: int, mode: Mode | None = None, vector: np.ndarray | None = None
@@ -150,14 +174,20 @@ class Retriever:
         return np.asarray(self.index.bm25.get_scores(tokens), dtype=np.float32)
 
     def hybrid(self, question: str, k: int, vector: np.ndarray) -> list[Hit]:
-        """Reciprocal-rank fusion of the BM25 and dense candidate lists."""
-        n = self.settings.candidates
+        """Weighted reciprocal-rank fusion of the BM25 and dense candidate lists.
+
+        A list with weight 0 is left out, so ``w = 0`` ranks exactly as BM25 and ``w = 1``
+        exactly as dense: the two ends of the weights evaluation tries are the two parts.
+        """
+        n, w = self.settings.candidates, self.dense_weight
         fused: dict[int, float] = {}
         rankings = (
-            (self._top(self.bm25_scores(question), n, positive_only=True), 1.0),
-            (self._top(self.dense_scores(vector), n), self.settings.dense_weight),
+            (self._top(self.bm25_scores(question), n, positive_only=True), 1 - w),
+            (self._top(self.dense_scores(vector), n), w),
         )
         for hits, weight in rankings:
+            if weight == 0:
+                continue
             for rank, hit in enumerate(hits, start=1):
                 fused[hit.index] = fused.get(hit.index, 0.0) + weight / (self.settings.rrf_k + rank)
         best = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]

@@ -34,7 +34,7 @@ from pathlib import Path
 
 from .http import REQUEST_TIMEOUT_S
 
-PROJECT = Path(__file__).resolve().parents[3]  # src/<package>/ops/clients.py
+PROJECT = Path(__file__).resolve().parents[3]  # the project folder: src/ is one level down
 SERVE = [
     "-m",
     "uvicorn",
@@ -127,6 +127,7 @@ def wrk(url: str, body: str, seconds: float, connections: int) -> dict[str, floa
         )
     threads = min(2, connections)
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:.0f}s", "--latency"]
+    command.append("--timeout=30s")  # wrk's own 2 s would count a slow answer as an error
     try:
         output = subprocess.run(
             [*command, "-s", script.name, url], capture_output=True, text=True, check=True

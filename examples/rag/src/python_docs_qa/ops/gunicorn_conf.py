@@ -24,7 +24,7 @@ _settings = Settings()
 
 wsgi_app = "python_docs_qa.serve:app_from_env()"  # an ASGI app, despite gunicorn's name
 # uvicorn's worker, plus a deadline for slow clients (ops/http.py's RequestDeadline)
-worker_class = "python_docs_qa.ops.http:Worker"
+worker_class = "python_docs_qa.ops.http.Worker"
 bind = [f"{_settings.host}:{_settings.port}"]
 workers = _settings.workers
 timeout = 60  # a worker silent this long (stuck, not slow) is killed and replaced

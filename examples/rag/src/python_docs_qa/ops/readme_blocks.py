@@ -55,14 +55,22 @@ def publish(
     run_id: str,
     metrics: Mapping[str, float],
     resume_bullets: Sequence[str],
+    warnings: Sequence[str] = (),
 ) -> bool:
     """Fill README's ``blocks`` and write the ``summary`` that ``mlportfolio check`` reads.
 
     Returns whether README changed; raises ``ReadmeBlockError`` before writing anything
-    when a block's markers are missing.
+    when a block's markers are missing. ``warnings`` (e.g. a possible leak) reach
+    ``mlportfolio check`` through the summary.
     """
     changed = update_readme(readme, blocks)
-    write_summary(summary, run_id=run_id, metrics=metrics, resume_bullets=resume_bullets)
+    write_summary(
+        summary,
+        run_id=run_id,
+        metrics=metrics,
+        resume_bullets=resume_bullets,
+        warnings=warnings,
+    )
     return changed
 
 
@@ -79,12 +87,14 @@ def write_summary(
     run_id: str,
     metrics: Mapping[str, float],
     resume_bullets: Sequence[str],
+    warnings: Sequence[str] = (),
 ) -> None:
-    """Write the run id, the quotable metrics and two resume bullets as stable JSON."""
+    """Write the run id, quotable metrics, two resume bullets and any warnings as JSON."""
     path.parent.mkdir(parents=True, exist_ok=True)
     summary = {
         "run_id": run_id,
         "metrics": {name: float(value) for name, value in sorted(metrics.items())},
         "resume_bullets": list(resume_bullets),
+        "warnings": list(warnings),
     }
     path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")

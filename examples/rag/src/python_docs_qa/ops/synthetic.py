@@ -60,4 +60,4 @@ def held_out(assistant: Assistant, asked: set[str], settings: Settings) -> Assis
         texts = [passages[position].indexed_text() for position in changed]
         embeddings[changed] = encode(load_model(settings), texts, settings.embed_batch_size)
     cloze = Index(passages, embeddings, index.manifest, build_bm25(passages), index.evaluation)
-    return Assistant(Retriever(cloze, settings, assistant.retriever.embed), settings)
+    return Assistant(Retriever(cloze, settings, assistant.retriever.encode), settings)

@@ -3,8 +3,10 @@
 Retrieval alone is timed in-process (question embedding included for dense and hybrid:
 it is part of their cost). ``/ask`` is timed over HTTP against the real app, served by
 uvicorn on 127.0.0.1 in this process, one request at a time, so the number is what one
-user waits (no queueing). Questions are the eval set's, cycled. Results go to
-``reports/bench.json`` and ``reports/bench.md``; ``make report`` quotes them.
+user waits (no queueing). Torch runs ``torch_threads`` threads, as a server process does:
+unset, one per core (``make serve``); the image's workers use 1 (``ops/gunicorn_conf.py``).
+Questions are the eval set's, cycled. Results go to ``reports/bench.json`` and
+``reports/bench.md``; ``make report`` quotes them.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import uvicorn
 
 from ..answer import Assistant, build_assistant
 from ..config import Mode, Settings
+from ..embeddings import limit_threads
 from ..evaluate import MODES, load_questions
 from ..retrieval import IndexMissingError
 from ..serve import create_app
@@ -81,6 +84,7 @@ def time_ask(assistant: Assistant, settings: Settings, questions: list[str]) -> 
 
 def bench(settings: Settings) -> dict[str, dict[str, float]]:
     """Every mode: retrieval alone and /ask."""
+    limit_threads(settings.torch_threads)  # as serve.app_from_env does
     assistant = build_assistant(settings)
     questions = [q.question for q in load_questions(settings.path(settings.eval_file))]
     if not questions:
