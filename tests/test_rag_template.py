@@ -26,6 +26,7 @@ import pytest
 from mlportfolio.answers import UserInputs
 from mlportfolio.check import check_project
 from mlportfolio.render import NewProject, new_project
+from tests.test_rehearse import WALK, _clock, _history, _keys, _rehearse
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -295,6 +296,16 @@ def test_default_project_ingests_evaluates_serves_and_reports(
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Resume bullets" in result.stdout
+
+    # the trained, filled project rehearsed: a whole session, then its cue card
+    session = _rehearse(
+        project, "--questions", "2", keys=_keys([2, 4]), clock=_clock(*WALK, 80, 60)
+    )
+    assert session.exit_code == 0, session.stdout + session.stderr
+    assert "yes a number from the run (Result)" in session.stdout
+    assert _history(project)[0]["run_id"] == summary["run_id"]
+    assert _rehearse(project, "--card").exit_code == 0
+    assert summary["run_id"] in (project / "reports" / "cue-card.md").read_text()
 
 
 @pytest.mark.slow
