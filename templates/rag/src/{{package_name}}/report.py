@@ -90,8 +90,8 @@ def dataset_block(facts: RunFacts, settings: Settings) -> str:
     else:
         corpus = f"your documents in `{settings.corpus_dir.as_posix()}`"
     split = (
-        f"{int(metrics['n_questions'])} test and {int(metrics['n_dev_questions'])} dev "
-        "(the dev questions chose the fusion weight)"
+        f"{int(metrics['n_questions'])} test + {int(metrics['n_dev_questions'])} dev "
+        "(dev chose the fusion weight)"
     )
     if params.get("eval_set") == "file":
         questions = (
@@ -120,12 +120,11 @@ def comparison_block(facts: RunFacts, bench: dict[str, dict[str, float]]) -> str
     text = table(facts.metrics)
     text += (
         f"\n\nServed: **{facts.selected}** (fixed in config.py, not picked by these numbers), "
-        f"fusion weight w={facts.params.get('dense_weight')} of the dense ranking, chosen on "
-        f"the dev split (RRF k={facts.params.get('rrf_k')}, untuned). Answers quoting a gold "
-        f"passage: {facts.metrics['test_answer_cites_gold']:.3f}; refused: "
-        f"{facts.metrics['test_refusal_rate']:.3f} (thresholds "
-        f"{facts.params.get('min_confidence')} for the best passage, "
-        f"{facts.params.get('min_sentence_similarity')} for the best sentence; fixed)."
+        f"dense weight w={facts.params.get('dense_weight')} chosen on the dev split. Answers "
+        f"quoting a gold passage: {facts.metrics['test_answer_cites_gold']:.3f}; refused: "
+        f"{facts.metrics['test_refusal_rate']:.3f} (thresholds: passage "
+        f"{facts.params.get('min_confidence')}, sentence "
+        f"{facts.params.get('min_sentence_similarity')}; fixed)."
     )
     if bench:
         latency = [
