@@ -145,6 +145,86 @@ def test_a_leak_flagged_by_the_run_is_a_finding(project: Path) -> None:
     assert finding.rule == "run-warning" and "follow_up_days" in finding.problem
 
 
+QUESTIONS = """
+## Interview questions
+
+<!-- auto:questions -->
+| question | your run | evidence |
+|---|---|---|
+| Would more data help? | {answer} | [learning_curve.json](reports/learning_curve.json) |
+<!-- /auto:questions -->
+"""
+ANSWER = "the last doubling of rows added 0.012 PR-AUC"
+
+
+def _answered(project: Path, *, run_id: str, evidence_run: str, answer: str = ANSWER) -> None:
+    """A README whose question table answers from ``run_id`` with one evidence file."""
+    summary = project / "reports" / "walkthrough.json"
+    reported = {
+        **json.loads(summary.read_text()),
+        "run_id": run_id,
+        "answers": [
+            {
+                "question": "Would more data help?",
+                "answer": ANSWER,
+                "evidence": ["reports/learning_curve.json"],
+            }
+        ],
+    }
+    summary.write_text(json.dumps(reported))
+    curve = project / "reports" / "learning_curve.json"
+    curve.write_text(json.dumps({"run_id": evidence_run}))
+    (project / "README.md").write_text(_readme(extra=QUESTIONS.format(answer=answer)))
+
+
+def _logged_run(project: Path) -> str:
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
+    [run] = client.search_runs([exp.experiment_id for exp in client.search_experiments()])
+    return str(run.info.run_id)
+
+
+def test_question_table_answered_by_the_logged_run_passes(project: Path) -> None:
+    run_id = _logged_run(project)
+    _answered(project, run_id=run_id, evidence_run=run_id)
+    assert check_project(project).findings == []
+
+
+def test_question_table_left_as_the_template_is_a_finding(project: Path) -> None:
+    (project / "README.md").write_text(_readme(extra=QUESTIONS.format(answer="`make report`")))
+    rules = {finding.rule for finding in check_project(project).findings}
+    assert rules == {"unanswered-questions", "broken-link"}  # no run wrote the evidence yet
+
+
+@pytest.mark.parametrize(
+    ("change", "rule", "words"),
+    [
+        ("edited cell", "stale-answers", "does not show"),
+        ("run gone", "stale-answers", "no longer has"),
+        ("evidence from another run", "missing-evidence", "written by run"),
+        ("evidence deleted", "missing-evidence", "does not exist"),
+    ],
+)
+def test_question_table_not_backed_by_the_latest_run_is_a_finding(
+    project: Path, change: str, rule: str, words: str
+) -> None:
+    run_id = _logged_run(project)
+    reported, evidence_run, answer = run_id, run_id, ANSWER
+    if change == "edited cell":
+        answer = "more data would help a lot"
+    elif change == "run gone":
+        reported = evidence_run = "0" * 32
+    elif change == "evidence from another run":
+        evidence_run = "f" * 32
+    _answered(project, run_id=reported, evidence_run=evidence_run, answer=answer)
+    if change == "evidence deleted":
+        (project / "reports" / "learning_curve.json").unlink()
+    findings = [f for f in check_project(project).findings if f.rule != "broken-link"]
+    assert {finding.rule for finding in findings} == {rule}
+    assert words in findings[0].problem
+
+
 def test_numbers_match_logged_metrics_within_rounding(project: Path) -> None:
     for shown in ("0.61", ".612", "61%", "61.2%", "0.52"):
         readme = _readme(result=f"Holdout PR-AUC was {shown} overall. " + FILLER * 3)

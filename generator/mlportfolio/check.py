@@ -85,6 +85,7 @@ def check_project(project: Path) -> Report:
         *_speaking_time(parsed, report.speaking_minutes),
         *_page_budget(text),
         *_run_warnings(summary),
+        *_answers(project, text, summary, from_runs),
     ]
     report.notes = _notes(project, parsed)
     if from_runs is None:
@@ -111,6 +112,72 @@ def _run_warnings(summary: dict[str, Any]) -> Iterator[Finding]:
             str(warning),
             "answer it before you show the project (the README's screen line says how)",
         )
+
+
+def _answers(
+    project: Path, text: str, summary: dict[str, Any], runs: dict[str, float] | None
+) -> Iterator[Finding]:
+    """The question table answers from the reported run, and its evidence exists.
+
+    ``make report`` writes each answer (question, this run's one-line answer, evidence
+    links) to the summary and into README's ``questions`` block. A table that still shows
+    the template's text, a cell that no longer matches the summary, a summary whose run is
+    gone from MLflow, a missing evidence file, or a JSON evidence file written by another
+    run each leave the user quoting something their latest run did not show.
+    """
+    block = walkthrough.auto_blocks(text).get("questions")
+    if block is None:
+        return
+    line = block[0]
+    answers = summary.get("answers") or []
+    if not answers:
+        yield _finding(
+            "unanswered-questions",
+            line,
+            "the interview-question table has no answers from a run yet",
+            "run `make train` then `make report`",
+        )
+        return
+    run_id = str(summary.get("run_id", ""))
+    if runs and run_id and not any(key.startswith(f"{run_id}:") for key in runs):
+        yield _finding(
+            "stale-answers",
+            line,
+            f"the answers come from run {run_id}, which MLflow no longer has",
+            "run `make report` to answer from the current run",
+        )
+    for answer in answers:
+        question, shown = str(answer.get("question", "")), str(answer.get("answer", ""))
+        if shown not in text:
+            yield _finding(
+                "stale-answers",
+                line,
+                f"README does not show the reported answer to '{question}'",
+                "run `make report` (it rewrites only the table)",
+            )
+        for link in answer.get("evidence", []):
+            problem = _evidence_problem(project, str(link), run_id)
+            if problem:
+                yield _finding(
+                    "missing-evidence",
+                    line,
+                    f"'{question}': {link} {problem}",
+                    "run `make train` then `make report` to regenerate the evidence",
+                )
+
+
+def _evidence_problem(project: Path, link: str, run_id: str) -> str | None:
+    path = project / link.partition("#")[0]
+    if not path.exists():
+        return "does not exist"
+    if path.suffix == ".json" and run_id:
+        try:
+            written_by = json.loads(path.read_text(encoding="utf-8")).get("run_id")
+        except (OSError, ValueError, AttributeError):
+            return None
+        if written_by and written_by != run_id:
+            return f"was written by run {written_by}, not the reported run {run_id}"
+    return None
 
 
 def _placeholders(parsed: walkthrough.Walkthrough) -> Iterator[Finding]:

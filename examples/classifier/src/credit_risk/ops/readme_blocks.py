@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 SUMMARY_FILE = Path("reports/walkthrough.json")
@@ -18,6 +19,37 @@ SUMMARY_FILE = Path("reports/walkthrough.json")
 
 class ReadmeBlockError(ValueError):
     """README.md lacks a block the report fills, or its markers are broken."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One interview question, answered with a number from this run and where it comes from.
+
+    ``evidence`` holds project-relative links (``reports/...``, ``docs/DESIGN.md#anchor``,
+    ``src/...``); ``mlportfolio check`` verifies that each one exists.
+    """
+
+    question: str
+    answer: str
+    evidence: tuple[str, ...]
+
+
+def answers_table(answers: Sequence[Answer]) -> str:
+    """The README's question table: the question, this run's answer, the evidence links."""
+    rows = [
+        [
+            answer.question,
+            answer.answer,
+            ", ".join(f"[{_link_text(link)}]({link})" for link in answer.evidence),
+        ]
+        for answer in answers
+    ]
+    return markdown_table(["question", "your run", "evidence"], rows)
+
+
+def _link_text(link: str) -> str:
+    path = link.split("#", 1)[0]
+    return path if path.startswith("docs/") else Path(path).name
 
 
 def fill_blocks(text: str, blocks: Mapping[str, str]) -> str:
@@ -56,13 +88,16 @@ def publish(
     metrics: Mapping[str, float],
     resume_bullets: Sequence[str],
     warnings: Sequence[str] = (),
+    answers: Sequence[Answer] = (),
 ) -> bool:
     """Fill README's ``blocks`` and write the ``summary`` that ``mlportfolio check`` reads.
 
     Returns whether README changed; raises ``ReadmeBlockError`` before writing anything
     when a block's markers are missing. ``warnings`` (e.g. a possible leak) reach
-    ``mlportfolio check`` through the summary.
+    ``mlportfolio check`` through the summary; ``answers`` fill the ``questions`` block.
     """
+    if answers:
+        blocks = {**blocks, "questions": answers_table(answers)}
     changed = update_readme(readme, blocks)
     write_summary(
         summary,
@@ -70,6 +105,7 @@ def publish(
         metrics=metrics,
         resume_bullets=resume_bullets,
         warnings=warnings,
+        answers=answers,
     )
     return changed
 
@@ -88,13 +124,15 @@ def write_summary(
     metrics: Mapping[str, float],
     resume_bullets: Sequence[str],
     warnings: Sequence[str] = (),
+    answers: Sequence[Answer] = (),
 ) -> None:
-    """Write the run id, quotable metrics, two resume bullets and any warnings as JSON."""
+    """Write the run id, quotable metrics, resume bullets, warnings and answers as JSON."""
     path.parent.mkdir(parents=True, exist_ok=True)
     summary = {
         "run_id": run_id,
         "metrics": {name: float(value) for name, value in sorted(metrics.items())},
         "resume_bullets": list(resume_bullets),
         "warnings": list(warnings),
+        "answers": [asdict(answer) for answer in answers],
     }
     path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
