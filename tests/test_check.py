@@ -225,6 +225,11 @@ def test_question_table_not_backed_by_the_latest_run_is_a_finding(
     assert words in findings[0].problem
 
 
+def test_link_targets_do_not_count_toward_the_page_budget(project: Path) -> None:
+    links = "[notes](docs/notes.md#the-threshold) " * 400  # 2,000 words if targets counted
+    assert "page-budget" not in _rules(project, _readme(extra=links))
+
+
 def test_numbers_match_logged_metrics_within_rounding(project: Path) -> None:
     for shown in ("0.61", ".612", "61%", "61.2%", "0.52"):
         readme = _readme(result=f"Holdout PR-AUC was {shown} overall. " + FILLER * 3)
