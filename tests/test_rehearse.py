@@ -108,6 +108,7 @@ def _publish(project: Path, blocks: dict[str, str]) -> None:
     spec = importlib.util.spec_from_file_location(f"readme_blocks_{package}", source)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses resolve annotations through it
     spec.loader.exec_module(module)
     module.publish(
         project / "README.md",
@@ -230,6 +231,36 @@ def test_a_whole_session_is_timed_revealed_rated_and_recorded(
         opened = question.evidence.open.split(" ")[0].strip("`,")
         assert opened in out
         assert (project / opened.partition("#")[0]).exists() or opened.startswith("make")
+
+
+def _with_run_answers(readme: Path, answer: str) -> None:
+    """Give README's question table a ``your run`` column, as `make report` fills it."""
+    lines, in_table = [], False
+    for line in readme.read_text().splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if line.startswith("| question |"):
+            in_table, line = True, "| question | your run | evidence |"
+        elif in_table and not line.startswith("|"):
+            in_table = False
+        elif in_table and set(line) <= set("|-: "):
+            line = "|---|---|---|"
+        elif in_table:
+            line = f"| {cells[0]} | {answer} | {cells[-1]} |"
+        lines.append(line)
+    readme.write_text("\n".join(lines) + "\n")
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_the_run_answer_in_the_question_table_is_the_number_to_say(
+    kind: str, make_project: Callable[..., Path]
+) -> None:
+    project = make_project(kind)
+    before = load(project).questions
+    _with_run_answers(project / "README.md", "0.671 on 1,114 test rows")
+    after = load(project).questions
+    assert [q.key for q in after] == [q.key for q in before]
+    assert {q.evidence.number for q in after} == {"0.671 on 1,114 test rows"}
+    assert [q.evidence.source for q in after] == [q.evidence.source for q in before]
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
