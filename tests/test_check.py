@@ -230,6 +230,12 @@ def test_link_targets_do_not_count_toward_the_page_budget(project: Path) -> None
     assert "page-budget" not in _rules(project, _readme(extra=links))
 
 
+def test_the_question_table_does_not_count_toward_the_page_budget(project: Path) -> None:
+    table = "<!-- auto:questions -->\n" + "| q | a |\n" * 800 + "<!-- /auto:questions -->\n"
+    rules = _rules(project, _readme(extra=table))
+    assert "page-budget" not in rules
+
+
 def test_numbers_match_logged_metrics_within_rounding(project: Path) -> None:
     for shown in ("0.61", ".612", "61%", "61.2%", "0.52"):
         readme = _readme(result=f"Holdout PR-AUC was {shown} overall. " + FILLER * 3)

@@ -362,6 +362,8 @@ def _speaking_time(
 
 def _page_budget(text: str) -> Iterator[Finding]:
     prose = re.sub(r"```.*?```", " ", text, flags=re.DOTALL)
+    # The question table is an index into the evidence, looked up, not read through.
+    prose = re.sub(r"<!-- auto:questions -->.*?<!-- /auto:questions -->", " ", prose, flags=re.S)
     prose = re.sub(r"<!--.*?-->", " ", prose, flags=re.DOTALL)
     words = len(re.findall(r"\w+", re.sub(r"\]\([^)\s]*\)", "]", prose)))  # targets unread
     if words > PAGE_BUDGET_WORDS:
