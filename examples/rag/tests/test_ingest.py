@@ -19,11 +19,15 @@ MakeSettings = Callable[..., Settings]
 
 def test_markdown_sections_keep_title_and_anchor(tmp_path: Path) -> None:
     path = tmp_path / "notes.md"
-    path.write_text("# Guide\n\nIntro.\n\n## Copying files\n\nUse [shutil](https://x.y).\n")
+    path.write_text(
+        "# Guide\n\nIntro.\n\n## Copying files\n\nUse [shutil](https://x.y).\n\n"
+        "## [`decorate(name)`](#decorate)\n\nAdds a property.\n"
+    )
     sections = documents.read_file(path, "notes.md")
     assert [(s.title, s.anchor) for s in sections] == [
         ("Guide", ""),
         ("Guide › Copying files", "copying-files"),
+        ("Guide › decorate(name)", "decoratename"),  # a heading's link and code marks go
     ]
     assert sections[1].text == "Use shutil."
 

@@ -124,16 +124,19 @@ def _section(source: str, doc_title: str, heading: str, anchor: str, text: str) 
 # Markdown: split at headings; the first `# heading` names the document ----------------
 
 
+_MARKDOWN_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+
+
 def _markdown_sections(text: str, source: str, title: str) -> Iterator[Section]:
     doc_title, heading, body, fenced = title, "", [], False
     for line in text.splitlines():
         fenced ^= line.lstrip().startswith(("```", "~~~"))
         match = None if fenced else re.match(r"^(#{1,6})\s+(.+?)\s*#*\s*$", line)
         if match is None:
-            body.append(re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", line))  # links: their text
+            body.append(_MARKDOWN_LINK.sub(r"\1", line))  # links: their text
             continue
         yield from _section(source, doc_title, heading, slugify(heading), "\n".join(body))
-        heading, body = match.group(2), []
+        heading, body = _MARKDOWN_LINK.sub(r"\1", match.group(2)).replace("`", ""), []
         if len(match.group(1)) == 1 and doc_title == title:
             doc_title, heading = heading, ""
     yield from _section(source, doc_title, heading, slugify(heading), "\n".join(body))
