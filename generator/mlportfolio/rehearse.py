@@ -274,7 +274,9 @@ def _facts(parsed: walkthrough.Walkthrough) -> list[str]:
 def _questions(project: Path, lines: list[str], facts: list[str]) -> Iterable[Question]:
     rows = iter(lines)
     for line in rows:
-        if [cell.lower() for cell in _cells(line)][:2] == ["question", "evidence"]:
+        header = [cell.lower() for cell in _cells(line)]
+        if header[:1] == ["question"] and "evidence" in header:
+            column = header.index("evidence")  # `make report` adds "your run" before it
             break
     else:
         return
@@ -282,9 +284,9 @@ def _questions(project: Path, lines: list[str], facts: list[str]) -> Iterable[Qu
         if not _TABLE_ROW.match(line):
             return
         cells = _cells(line)
-        if _SEPARATOR.match(line) or len(cells) < 2 or not cells[0]:
+        if _SEPARATOR.match(line) or len(cells) <= column or not cells[0]:
             continue
-        evidence = _evidence(project, cells[0], cells[1], facts)
+        evidence = _evidence(project, cells[0], cells[column], facts)
         yield Question(check.slug(cells[0]), _plain(cells[0]), evidence)
 
 
