@@ -48,22 +48,21 @@ def answers(
         else RETRAIN
     )
     injection = (
-        f"Planted order quoted, not obeyed: {held[m['injection_extractive_quoted']]}; "
-        f"fenced as data for the chat model: {held[m['injection_prompt_fenced']]}."
+        f"Planted order only quoted: {held[m['injection_extractive_quoted']]}; "
+        f"fenced for the chat model: {held[m['injection_prompt_fenced']]}."
         if "injection_prompt_fenced" in m
         else RETRAIN
     )
     return [
         Answer(
             "Why RAG and not fine-tuning?",
-            f"{int(m['n_passages']):,} citable passages; new documents need an ingest, "
-            "not a training run.",
+            f"{int(m['n_passages']):,} citable passages; new documents need no retraining.",
             (f"{DESIGN}#rag-vs-fine-tuning",),
         ),
         Answer(
             "How do you control hallucination?",
-            f"Quotes only; {m['test_answer_cites_gold']:.0%} of test answers quote the gold "
-            f"passage, {m['test_refusal_rate']:.0%} refused.",
+            f"{m['test_answer_cites_gold']:.0%} of test answers quote the gold passage; "
+            f"{m['test_refusal_rate']:.0%} refused.",
             (f"{DESIGN}#hallucination-control-and-refusal", f"{SRC}/answer.py"),
         ),
         Answer(
@@ -106,7 +105,7 @@ def answers(
         Answer(
             "How long does ingest take, and how does it scale?",
             f"{m['ingest_seconds']:.0f} s for {int(m['n_passages']):,} passages; unchanged "
-            "files come from the cache.",
+            "files are cached.",
             (f"{DESIGN}#ingest-time",),
         ),
         Answer(
@@ -125,12 +124,12 @@ def answers(
         ),
         Answer(
             "Is the web page safe against hostile documents?",
-            "Passages render as text under a strict CSP; `make test` runs a canary page.",
+            "Passages render as text under a strict CSP; `make test` checks a canary.",
             (f"{DESIGN}#a-page-that-cannot-run-the-corpus", "tests/test_page.py"),
         ),
         Answer(
             "Does the API hold up against unknown clients and load?",
-            "`make contract` fuzzes the OpenAPI schema; `make load` runs wrk and slow clients.",
+            "`make contract` fuzzes the schema; `make load` adds wrk and slow clients.",
             (CLIENTS,),
         ),
         Answer(

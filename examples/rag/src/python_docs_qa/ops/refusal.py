@@ -174,7 +174,7 @@ def plot(tradeoff: Tradeoff, path: Path) -> Path:
     chosen = f"min_sentence_similarity = {tradeoff.chosen:g}"
     axes.axvline(tradeoff.chosen, color="grey", linestyle="--", label=chosen)
     axes.set(xlabel="min_sentence_similarity", ylabel="share of questions", ylim=(0, 1.02))
-    axes.legend(fontsize=8, loc="center left")
+    axes.legend(fontsize=8, loc="lower left")
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)

@@ -61,8 +61,8 @@ def answers(
         ),
         Answer(
             "How do you control hallucination?",
-            f"Quotes only; {m['test_answer_cites_gold']:.0%} of test answers quote the gold "
-            f"passage, {m['test_refusal_rate']:.0%} refused.",
+            f"{m['test_answer_cites_gold']:.0%} of test answers quote the gold passage; "
+            f"{m['test_refusal_rate']:.0%} refused.",
             (f"{DESIGN}#hallucination-control-and-refusal", f"{SRC}/answer.py"),
         ),
         Answer(
@@ -124,7 +124,7 @@ def answers(
         ),
         Answer(
             "Is the web page safe against hostile documents?",
-            "Passages render as text under a strict CSP; `make test` runs a canary page.",
+            "Passages render as text under a strict CSP; `make test` checks a canary.",
             (f"{DESIGN}#a-page-that-cannot-run-the-corpus", "tests/test_page.py"),
         ),
         Answer(
