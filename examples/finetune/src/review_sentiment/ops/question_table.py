@@ -10,7 +10,7 @@ cell still matches the run and every evidence file exists.
 
 from __future__ import annotations
 
-from ..findings import Facts, p_text, significance
+from ..findings import SHORT, Facts, p_text, significance
 from .readme_blocks import Answer
 
 SRC = f"src/{__name__.split('.')[0]}"
@@ -24,7 +24,7 @@ def answers(facts: Facts) -> list[Answer]:
     m, after, n_test = facts.metrics, facts.score("finetuned") or 0.0, facts.count("n_test")
     sig = significance(facts)
     gain = (
-        f"McNemar p={p_text(sig.p_value)} vs {sig.rival} on the same {n_test} test rows."
+        f"McNemar p={p_text(sig.p_value)} vs {SHORT[sig.rival]} on the same {n_test} test rows."
         if sig
         else f"Validation picks; {n_test} test rows only report."
     )
@@ -87,7 +87,7 @@ def answers(facts: Facts) -> list[Answer]:
         ),
         Answer(
             "Does the API hold up against unknown clients and load?",
-            "`make contract` fuzzes the OpenAPI schema; `make load` runs wrk and slow clients.",
+            "`make contract` fuzzes the schema; `make load` adds wrk and slow clients.",
             (CLIENTS,),
         ),
         Answer(
