@@ -24,7 +24,7 @@ def answers(facts: Facts) -> list[Answer]:
     m, after, n_test = facts.metrics, facts.score("finetuned") or 0.0, facts.count("n_test")
     sig = significance(facts)
     gain = (
-        f"McNemar p={p_text(sig.p_value)} vs {SHORT[sig.rival]} on the same {n_test} test rows."
+        f"McNemar p={p_text(sig.p_value)} vs {SHORT[sig.rival]}, same {n_test} test rows."
         if sig
         else f"Validation picks; {n_test} test rows only report."
     )
@@ -40,60 +40,57 @@ def answers(facts: Facts) -> list[Answer]:
         Answer(
             "Which split decides what? Is the gain real?",
             gain,
-            (f"{DESIGN}#which-split-decides-what", f"{SRC}/metrics.py"),
+            (f"{DESIGN}#which-split-decides-what",),
         ),
         Answer(
             "Why fine-tune rather than prompt an LLM?",
-            f"Fine-tuned MiniLM: test accuracy {after:.3f}; `make train-llm` scores few-shot "
-            "prompting.",
-            (f"{DESIGN}#why-fine-tune-rather-than-prompt-an-llm-opsllmpy", f"{SRC}/ops/llm.py"),
+            f"Test accuracy {after:.3f}; `make train-llm` scores few-shot prompting.",
+            (f"{DESIGN}#why-fine-tune-rather-than-prompt-an-llm-opsllmpy",),
         ),
         Answer(
             "LoRA or full fine-tuning?",
             f"LoRA {lora:.3f} vs full {after:.3f}, training {share:.1%} of the weights."
             if lora is not None
             else f"Full: {after:.3f}; LoRA is off in this run (set `lora=true`).",
-            (f"{DESIGN}#lora-vs-full-fine-tuning", f"{SRC}/model.py"),
+            (f"{DESIGN}#lora-vs-full-fine-tuning",),
         ),
         _cost(facts),
         _distillation(facts),
         Answer(
             "Why not RAG?",
-            f"The task is a label, not a fact: {len(facts.params.get('labels', '').split(','))} "
-            f"classes from {facts.count('n_train')} texts.",
+            f"A label, not a fact: {len(facts.params.get('labels', '').split(','))} "
+            f"classes learned from {facts.count('n_train')} texts.",
             (f"{DESIGN}#rag-vs-fine-tuning",),
         ),
         Answer(
             "How many epochs, and how do you know it did not overfit?",
-            f"{epochs} epoch(s), best on validation at {best}; stopped by the time budget: "
-            f"{budget}.",
-            (f"{DESIGN}#training-length-learning-rates-and-early-stopping", f"{SRC}/train.py"),
+            f"{epochs} epoch(s), best on validation: {best}; time budget hit: {budget}.",
+            (f"{DESIGN}#training-length-learning-rates-and-early-stopping",),
         ),
         Answer(
             "Is the test score honest?",
             f"{after:.3f} ± {facts.score('finetuned', 'test_accuracy_ci95') or 0:.3f} on "
-            f"{n_test} rows no model trained on or was chosen on.",
-            (f"{DESIGN}#one-split-for-every-model", f"{SRC}/data.py"),
+            f"{n_test} rows nothing trained or chose on.",
+            (f"{DESIGN}#one-split-for-every-model",),
         ),
         Answer(
             "What does the model get wrong?",
-            f"{errors} of {n_test} test texts; WRITEUP.md shows the ten most confident errors.",
+            f"{errors} of {n_test} test texts wrong; WRITEUP.md shows ten.",
             (f"{DESIGN}#reading-the-errors", "WRITEUP.md"),
         ),
         Answer(
             "How would you roll back a bad model?",
-            f"Serving {facts.source}; `make rollback` moves `champion` back, the service follows.",
+            f"Serving {facts.source}; `make rollback` moves `champion` back.",
             ("DEPLOY.md#roll-back-a-bad-model", f"{SRC}/ops/rollback.py"),
         ),
         Answer(
             "Does the API hold up against unknown clients and load?",
-            "`make contract` fuzzes the schema; `make load` adds wrk and slow clients.",
+            "Checked by `make contract` and `make load`.",
             (CLIENTS,),
         ),
         Answer(
             "How would you deploy it?",
-            f"One image serving `models/champion`, {facts.params.get('serve_threads', '1')} "
-            "torch thread(s) per request.",
+            f"One image; {facts.params.get('serve_threads', '1')} torch thread(s) per request.",
             ("DEPLOY.md#deploy-to-render-step-by-step", "Dockerfile", "render.yaml"),
         ),
         Answer(
