@@ -24,7 +24,8 @@ def answers(facts: Facts) -> list[Answer]:
     m, after, n_test = facts.metrics, facts.score("finetuned") or 0.0, facts.count("n_test")
     sig = significance(facts)
     gain = (
-        f"McNemar p={p_text(sig.p_value)} vs {SHORT[sig.rival]}, same {n_test} test rows."
+        f"Fine-tune {sig.finetuned:.3f} vs {SHORT[sig.rival]} {sig.baseline:.3f}, McNemar "
+        f"p={p_text(sig.p_value)} on {n_test} test rows."
         if sig
         else f"Validation picks; {n_test} test rows only report."
     )
