@@ -197,6 +197,7 @@ def test_default_render_bundles_the_python_docs(tmp_path: Path) -> None:
     assert sorted(p.relative_to(data).as_posix() for p in data.rglob("*") if p.is_file()) == [
         "corpus/python-docs.passages.jsonl.gz",
         "eval/questions.jsonl",
+        "eval/unanswerable.jsonl",
         "python-docs.LICENSE",
         "python-docs.SOURCE.md",
     ]
@@ -210,6 +211,10 @@ def test_default_render_bundles_the_python_docs(tmp_path: Path) -> None:
     assert len(questions) >= 150
     gold = {(p["source"], p["anchor"]) for p in passages}
     assert all((q["source"], q["anchor"]) in gold for q in questions)
+    unanswerable = [json.loads(line) for line in (data / "eval/unanswerable.jsonl").open()]
+    assert len(unanswerable) >= 30 and not {q["question"] for q in unanswerable} & {
+        q["question"] for q in questions
+    }
     copy = next(p for p in passages if p["anchor"] == "how-do-i-copy-a-file")
     assert "copy a file" not in copy["title"] + copy["text"]  # the question heading is gone
     assert "PSF" in (data / "python-docs.LICENSE").read_text()

@@ -53,11 +53,16 @@ def test_fine_tuned_model_beats_the_majority_class_and_lora_is_logged(
     assert logged["lora.trainable_params"] < logged["finetuned.trainable_params"] / 10
 
 
-def test_bench_measures_all_three_variants(settings: Settings) -> None:
+def test_bench_measures_every_variant_and_the_distilled_student(settings: Settings) -> None:
     pipeline.run(settings)
     results = bench.run(settings, n_latency=5, batch=8)
-    assert [r.name for r in results][1:] == ["fine-tuned fp32", "fine-tuned int8 (dynamic)"]
+    assert [r.name for r in results][1:] == [
+        "fine-tuned fp32", "fine-tuned int8 (dynamic)", "TF-IDF + LR (human labels)", bench.STUDENT
+    ]  # fmt: skip
     assert all(r.p50_ms > 0 and r.texts_per_s > 0 and 0 <= r.accuracy <= 1 for r in results)
+    student = results[-1]
+    assert student.agreement is not None and 0 <= student.agreement <= 1
+    assert 0 < student.size_mb < results[1].size_mb / 10  # TF-IDF ships far less than MiniLM
     assert "| fine-tuned int8" in bench.table(results, 10, 5, 1)
 
 

@@ -29,6 +29,10 @@ More prose.
 <!-- auto:headline -->
 old
 <!-- /auto:headline -->
+
+<!-- auto:questions -->
+| question | your run | evidence |
+<!-- /auto:questions -->
 """
 DECIMAL = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?%|\d*\.\d+)(?![\w.])")
 
@@ -57,6 +61,9 @@ def test_report_fills_the_blocks_from_the_run_and_is_idempotent(
 
     written = json.loads(summary.read_text())
     assert written["run_id"] == run_id and len(written["resume_bullets"]) == 2
+    answers = {answer["question"]: answer["answer"] for answer in written["answers"]}
+    assert len(answers) >= 12 and all(f"| {q} | {a} |" in text for q, a in answers.items())
+    assert "make bench report" in answers["How would you cut inference cost?"]  # no bench yet
     for number in DECIMAL.findall(text):
         assert _is_quotable(number, written["metrics"]), f"{number} is no logged metric"
 

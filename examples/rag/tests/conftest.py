@@ -80,6 +80,7 @@ def settings_for(root: Path, **overrides: object) -> Settings:
         "index_dir": root / "index",
         "cache_dir": root / "cache",
         "reports_dir": root / "reports",
+        "unanswerable_file": root / "unanswerable.jsonl",  # absent: other-domain questions
         "chunk_words": 40,
         "overlap_words": 8,
         "min_confidence": 0.3,

@@ -1,7 +1,10 @@
-"""Report tests: resume lines claim only the comparisons the evaluation supports."""
+"""Report tests: resume lines claim only the comparisons the evaluation supports, and the
+question table answers every row from the run's own numbers."""
 
 from __future__ import annotations
 
+from python_docs_qa.config import Settings
+from python_docs_qa.ops.question_table import RETRAIN, answers
 from python_docs_qa.report import RunFacts, resume_bullets
 
 
@@ -29,3 +32,24 @@ def test_resume_line_names_the_leader_when_hybrid_trails_bm25() -> None:
     line = resume_bullets(_facts(0.60, 0.53, 0.55), {})[0]
     assert "BM25 leading recall@5 at 0.600" in line
     assert "vs" not in line
+
+
+def test_every_question_is_answered_with_this_runs_number() -> None:
+    facts = _facts(0.71, 0.61, 0.74)
+    facts.metrics.update(
+        n_dev_questions=70, n_sources=9, dense_weight=0.75, test_recall_at_5=0.74,
+        test_answer_cites_gold=0.62, test_refusal_rate=0.06, unanswerable_refusal_rate=0.85,
+        dev_answered_correctly_at_threshold=0.6, injection_extractive_quoted=1.0,
+        injection_prompt_fenced=1.0,
+    )  # fmt: skip
+    facts.params["min_sentence_similarity"] = "0.45"
+    rows = {a.question: a for a in answers(facts.metrics, facts.params, {}, Settings())}
+    refusal = rows["What does refusing cost, and why this threshold?"]
+    assert refusal.answer == "At 0.45: refuses 85% of unanswerable, answers 60% of dev correctly."
+    assert "reports/refusal.json" in refusal.evidence
+    assert "0.740" in rows["Why hybrid over BM25 or dense alone?"].answer
+    assert "make bench report" in rows["What is the latency, and how would you cut it?"].answer
+    assert all(len(a.answer.split()) <= 16 and a.evidence for a in rows.values()), rows
+    del facts.metrics["unanswerable_refusal_rate"]  # a run from before the sweep existed
+    rows = {a.question: a for a in answers(facts.metrics, facts.params, {}, Settings())}
+    assert rows["What does refusing cost, and why this threshold?"].answer == RETRAIN

@@ -281,7 +281,7 @@ def rehearse(
     material = load(path)
     if drill.questions and not material.questions:
         raise NotReadyError(
-            "README.md has no '| question | evidence |' table to draw follow-ups from",
+            "README.md has no '| question | ... | evidence |' table to draw follow-ups from",
             "restore the Interview questions table, or pass --questions 0",
         )
     history = History.read(material.path)

@@ -158,11 +158,13 @@ def shortlist(question: str, hits: list[Hit], limit: int) -> list[tuple[int, int
 
 
 def quote(sentences: list[Sentence], count: int, min_similarity: float) -> str:
-    """The ``count`` closest sentences at or above ``min_similarity``, each cited as
-    ``[n]``, in passage order so the answer reads top result first."""
+    """The ``count`` closest sentences at or above ``min_similarity``, each in quotation
+    marks and cited as ``[n]``, in passage order so the answer reads top result first.
+    The marks show a document's words as a quotation: a planted "ignore your instructions"
+    reads as what a passage says, never as the assistant speaking (``ops/injection.py``)."""
     chosen = [sentence for sentence in sentences if sentence.similarity >= min_similarity]
     chosen = sorted(chosen[:count], key=lambda sentence: (sentence.rank, sentence.position))
-    return " ".join(f"{_trim(sentence.text)} [{sentence.rank + 1}]" for sentence in chosen)
+    return " ".join(f"“{_trim(sentence.text)}” [{sentence.rank + 1}]" for sentence in chosen)
 
 
 def cited_numbers(text: str) -> set[int]:

@@ -76,8 +76,8 @@ class Settings(BaseSettings):
         ge=-1,
         le=1,
         description="Refuse when the best passage's cosine similarity to the question is "
-        "below this. A fixed value, not fitted: the bundled questions are all answerable, "
-        "so they cannot tune it (docs/DESIGN.md, 'Hallucination control and refusal')",
+        "below this. A fixed value, not fitted on test; `make train` plots what the refusal "
+        "gate trades (reports/refusal.png, docs/DESIGN.md 'Hallucination control')",
     )
 
     # answering
@@ -115,6 +115,11 @@ class Settings(BaseSettings):
         "chooses the fusion weight; the rest are the test split, which chooses nothing",
     )
     synthetic_questions: int = Field(100, ge=1, description="Sampled when there is no eval file")
+    unanswerable_file: Path = Field(
+        Path("data/eval/unanswerable.jsonl"),
+        description="Questions the corpus cannot answer, scored beside the answerable ones "
+        "to show what refusing costs; absent: other-domain questions (ops/refusal.py)",
+    )
     seed: int = 42
 
     # serving

@@ -2,7 +2,8 @@
 
 ``make report`` reads the run id ``make train`` wrote beside the index, rewrites only what
 sits between ``<!-- auto:NAME -->`` markers in README.md (the corpus card, the retriever
-comparison and the headline number) and writes ``reports/walkthrough.json`` for
+comparison, the headline number and the interview questions answered from the run,
+``ops/question_table.py``) and writes ``reports/walkthrough.json`` for
 ``mlportfolio check``. Every number comes from that run (and from ``reports/bench.json``
 once ``make bench`` has run); running it twice changes nothing.
 """
@@ -19,7 +20,7 @@ from mlflow.tracking import MlflowClient
 
 from .config import PROJECT_ROOT, Settings
 from .evaluate import MODES, table
-from .ops import tracking
+from .ops import question_table, tracking
 from .ops.readme_blocks import SUMMARY_FILE, ReadmeBlockError, markdown_table, publish
 from .retrieval import EVALUATION_FILE
 
@@ -221,6 +222,7 @@ def report(settings: Settings, readme: Path) -> tuple[RunFacts, bool]:
             run_id=facts.run_id,
             metrics=quotable_metrics(facts, bench),
             resume_bullets=resume_bullets(facts, bench),
+            answers=question_table.answers(facts.metrics, facts.params, bench, settings),
         )
     except ReadmeBlockError as error:
         raise ReportError(str(error)) from error

@@ -2,11 +2,11 @@
 WRITEUP.md, all from the champion's (or the latest) MLflow run.
 
 README.md changes only between ``<!-- auto:NAME -->`` markers (the dataset card, the
-comparison table and the headline); ``reports/walkthrough.json`` holds the numbers
-``mlportfolio check`` lets you quote and two resume lines; WRITEUP.md is the long form
-(``writeup.py``). Every number comes from the run, the latest ``make bench`` of the same
-model, or the data file, and every claim from ``findings.py``; running it twice changes
-nothing.
+comparison table, the headline and the question table, ``ops/question_table.py``);
+``reports/walkthrough.json`` holds the numbers ``mlportfolio check`` lets you quote and
+two resume lines; WRITEUP.md is the long form (``writeup.py``). Every number comes from
+the run, the latest ``make bench`` of the same model, or the data file, and every claim
+from ``findings.py``; running it twice changes nothing.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from .findings import (
     p_text,
     significance,
 )
-from .ops import tracking
+from .ops import question_table, tracking
 from .ops.readme_blocks import SUMMARY_FILE, ReadmeBlockError, markdown_table, publish
 
 BENCH = {  # metric prefix of a `make bench` run -> row title
@@ -221,6 +221,7 @@ def report(
             run_id=facts.run_id,
             metrics=quotable_metrics(facts, shares),
             resume_bullets=resume_bullets(facts),
+            answers=question_table.answers(facts),
         )
     except ReadmeBlockError as error:
         raise ReportError(str(error)) from error

@@ -12,7 +12,9 @@ MRR@10 (the mean of 1/rank of the first gold passage, 0 past rank 10). Then the 
 assistant answers every question: the share of answers that cite a gold passage (one
 the answer quotes, marked ``[n]``, not merely one listed beside it), the share of
 refusals, and an exact McNemar test of the served retriever's recall@5 against each
-other one, so a claimed lead comes with its p-value.
+other one, so a claimed lead comes with its p-value. Beside them: what the refusal
+threshold trades on answerable and unanswerable questions (``ops/refusal.py``) and
+whether a planted "ignore your instructions" passage stays a quotation (``ops/injection.py``).
 
 ``make evaluate`` re-scores the index ``make serve`` serves and writes
 ``reports/metrics.json``, logging nothing; ``make train`` logs the same numbers to MLflow.
@@ -32,6 +34,7 @@ from .chunking import Passage
 from .config import Mode, Settings
 from .documents import CorpusError
 from .embeddings import ModelError
+from .ops import injection, refusal
 from .ops.fusion import FUSED_WEIGHTS, Fusion, choose_weight
 from .ops.synthetic import held_out, synthetic_questions
 from .retrieval import IndexMissingError, Retriever
@@ -68,6 +71,7 @@ class Evaluation:
     skipped: int  # questions whose gold section is not in the index
     model_version: str  # the index scored
     fusion: Fusion
+    refusal: refusal.Tradeoff
 
 
 def load_questions(path: Path) -> list[Question]:
@@ -210,7 +214,9 @@ def evaluate(settings: Settings, assistant: Assistant | None = None) -> Evaluati
     for prefix, part in (("dev", dev), ("test", test)):  # on dev: what the gates cost
         answers = answer_metrics(scored, part)
         metrics |= {f"{prefix}_{name}": value for name, value in answers.items()}
-    return Evaluation(metrics, kind, skipped, scored.retriever.index.version, fusion)
+    tradeoff = refusal.sweep(scored, [(q.question, q.source, q.anchor) for q in dev], settings)
+    metrics |= tradeoff.metrics() | injection.probe(scored)
+    return Evaluation(metrics, kind, skipped, scored.retriever.index.version, fusion, tradeoff)
 
 
 def write_metrics(settings: Settings, evaluation: Evaluation, run_id: str | None) -> Path:
@@ -270,6 +276,7 @@ def main() -> None:
     except (IndexMissingError, EvalSetError, CorpusError, ModelError) as error:
         sys.exit(f"error: {error}")
     path = write_metrics(settings, evaluation, run_id=None)
+    refusal.write(evaluation.refusal, settings, run_id=None)
     print(f"{table(evaluation.metrics)}\n\n{describe(settings, evaluation)}; wrote {path.name}")
 
 

@@ -4,7 +4,8 @@
    the model did not change, so a second run embeds nothing);
 2. evaluate: the fusion weight chosen on the dev questions, then BM25, dense and hybrid
    on the test questions, and the served assistant's answers;
-3. log the run (settings, the fusion weight and why, index manifest, metrics) and write
+3. log the run (settings, the fusion weight and why, index manifest, metrics, the refusal
+   tradeoff's ``reports/refusal.json`` and plot) and write
    its id and the weight beside the index, so the service fuses with that weight and its
    ``/metadata`` names the run that scored what it serves.
 
@@ -26,7 +27,7 @@ from .documents import CorpusError
 from .embeddings import ModelError
 from .evaluate import EvalSetError, Evaluation, describe, evaluate, table, write_metrics
 from .ingest import ingest
-from .ops import tracking
+from .ops import refusal, tracking
 from .retrieval import EVALUATION_FILE, IndexMissingError
 
 STAGES: tuple[str, ...] = (
@@ -53,6 +54,8 @@ def train(settings: Settings) -> tuple[dict[str, Any], Evaluation, str]:
         mlflow.log_metrics(evaluation.metrics)
         mlflow.set_tags({"stage": "train", "git_commit": tracking.git_commit()})
         mlflow.log_dict(manifest, "index_manifest.json")
+        for path in refusal.write(evaluation.refusal, settings, run.info.run_id):
+            mlflow.log_artifact(str(path), "evaluation")
     fusion = evaluation.fusion
     record = {
         "run_id": run.info.run_id,

@@ -48,8 +48,7 @@ def answers_table(answers: Sequence[Answer]) -> str:
 
 
 def _link_text(link: str) -> str:
-    path = link.split("#", 1)[0]
-    return path if path.startswith("docs/") else Path(path).name
+    return Path(link.split("#", 1)[0]).name
 
 
 def fill_blocks(text: str, blocks: Mapping[str, str]) -> str:

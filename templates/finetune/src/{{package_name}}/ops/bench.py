@@ -6,7 +6,10 @@ Three ways to serve the same task, on the same test texts:
 - the fine-tuned model in fp32 (the "after", what ``serve`` runs),
 - the fine-tuned model with dynamic int8 quantization of its linear layers: weights stored
   in 8 bits, activations quantized on the fly. No retraining, one line of code; the table
-  shows what it saves in time and size and what it costs in accuracy.
+  shows what it saves in time and size and what it costs in accuracy;
+- TF-IDF + LR on the human labels (the baseline), and the same pipeline trained on the
+  fine-tuned model's labels instead: a distilled student (``ops/distill.py``), with how
+  often it agrees with its teacher (``reports/distill.json``).
 
 Latency is measured one text per call (how the API sees a single request); throughput with
 batches of ``--batch`` texts. CPU timings are noisy on a shared machine: rerun to compare.
@@ -29,13 +32,15 @@ import mlflow
 import numpy as np
 import torch
 from sklearn.metrics import accuracy_score
+from sklearn.pipeline import Pipeline
 from tqdm.auto import tqdm
 
 from .. import baselines, data, model
 from ..config import Settings
-from . import tracking
+from . import distill, tracking
 
 Predict = Callable[..., list[str]]  # texts in, labels out
+STUDENT = "TF-IDF student (distilled)"
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,7 @@ class Result:
     p99_ms: float
     texts_per_s: float
     size_mb: float
+    agreement: float | None = None  # a student's test predictions that match its teacher's
 
 
 def measure(
@@ -118,20 +124,33 @@ def run(settings: Settings, n_latency: int, batch: int, threads: int = 1) -> lis
     ):
         result = measure(name, predict, texts, labels, n_latency, batch)
         results.append(Result(**{**result.__dict__, "size_mb": serialized_mb(net)}))
+    student, baseline = distill.student_and_baseline(finetuned, splits, settings)
+    teacher = finetuned.predict(texts)
+    for name, fitted in (("TF-IDF + LR (human labels)", baseline), (STUDENT, student)):
+        result = measure(name, _predict_with(fitted), texts, labels, n_latency, batch)
+        agrees = distill.agreement(fitted.predict(texts).tolist(), teacher)
+        results.append(
+            Result(**{**result.__dict__, "size_mb": distill.size_mb(fitted), "agreement": agrees})
+        )
     return results
+
+
+def _predict_with(pipeline: Pipeline) -> Predict:
+    return lambda batch_texts: pipeline.predict(batch_texts).tolist()
 
 
 def table(results: list[Result], n_test: int, n_latency: int, threads: int) -> str:
     rows = "\n".join(
         f"| {r.name} | {r.accuracy:.3f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} "
-        f"| {r.texts_per_s:.0f} | {r.size_mb:.0f} |"
+        f"| {r.texts_per_s:.0f} | {r.size_mb:.1f} |"
+        + (f" {r.agreement:.3f} |" if r.agreement is not None else " |")
         for r in results
     )
     return (
         f"Test accuracy on {n_test} texts; latency one text per call over {n_latency} texts; "
         f"throughput in batches; {threads} CPU thread(s).\n\n"
-        "| model | accuracy | p50 ms/text | p99 ms/text | texts/s (batched) | weights MB |\n"
-        "|---|---|---|---|---|---|\n" + rows + "\n"
+        "| model | accuracy | p50 ms/text | p99 ms/text | texts/s (batched) | weights MB "
+        "| agrees with fine-tuned |\n|---|---|---|---|---|---|---|\n" + rows + "\n"
     )
 
 
@@ -158,7 +177,8 @@ def main(argv: list[str] | None = None) -> None:
     (settings.reports_dir / "bench.md").write_text(text)
     tracking.configure()
     with mlflow.start_run(run_name="bench"):
-        mlflow.log_params({"model_run_id": _model_run_id(settings), "threads": threads})
+        model_run_id = _model_run_id(settings)
+        mlflow.log_params({"model_run_id": model_run_id, "threads": threads})
         for r in results:
             key = r.name.split(" (")[0].replace(" ", "_").replace("+", "plus")
             mlflow.log_metrics(
@@ -170,8 +190,18 @@ def main(argv: list[str] | None = None) -> None:
                     f"{key}.size_mb": r.size_mb,
                 }
             )
+            if r.agreement is not None:
+                mlflow.log_metric(f"{key}.agreement", r.agreement)
         mlflow.log_text(text, "bench.md")
+    distill.write(_distill_record(results, model_run_id), settings.reports_dir)
     print(text)
+
+
+def _distill_record(results: list[Result], model_run_id: str) -> dict[str, object]:
+    """The teacher, the baseline and the student, as ``reports/distill.json`` holds them."""
+    named = {r.name: r for r in results}
+    rows = ("fine-tuned fp32", "TF-IDF + LR (human labels)", STUDENT)
+    return {"run_id": model_run_id, "models": [named[name].__dict__ for name in rows]}
 
 
 if __name__ == "__main__":
