@@ -250,7 +250,9 @@ def test_default_project_tests_smoke_train_serve_report_and_check(
     _run([sys.executable, "-m", "ruff", "check", "."], project, project_env)
     _run([sys.executable, "-m", "ruff", "format", "--check", "."], project, project_env)
     # its own suite trains tiny models: minutes on 2 busy cores
-    _run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], project, project_env, 900)
+    _run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], project, project_env, 900
+    )
     assert "run `make train` first" in _run_failing(["make", "report"], project, project_env)
     assert not (project / "mlflow.db").exists(), "a failed report must not create a store"
     _run(["make", "train-smoke"], project, project_env)
