@@ -110,7 +110,8 @@ def answers(
         ),
         Answer(
             "Why docutils and not your own reST parser?",
-            f"{int(m['n_sources'])} sources read; docutils parses reST as Sphinx does.",
+            f"{int(m['n_sources'])} sources read; any reST among them through docutils, "
+            "as Sphinx reads it.",
             (f"{DESIGN}#reading-restructuredtext-with-docutils", f"{SRC}/rst.py"),
         ),
         Answer(
