@@ -11,6 +11,7 @@ import json
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
 
 import pytest
 
@@ -177,6 +178,19 @@ def test_eval_metrics_on_the_fixture_questions(assistant: Assistant) -> None:
     metrics = retrieval_metrics(ranks(assistant.retriever, questions, "hybrid"))
     assert metrics["recall_at_5"] == 1.0
     assert 0 < metrics["mrr_at_10"] <= 1
+
+
+def test_a_question_without_an_anchor_counts_any_passage_of_its_file(
+    assistant: Assistant, tmp_path: Path
+) -> None:
+    path = tmp_path / "questions.jsonl"
+    path.write_text('{"question": "How can I duplicate a file?", "source": "guide/files.md"}\n')
+    [question] = load_questions(path)
+    passages = assistant.retriever.index.passages
+    in_file = [p for p in passages if p.source == "guide/files.md"]
+    assert {p.anchor for p in in_file} >= {"copying-files", "deleting-folders"}
+    assert all(question.is_gold(p) for p in in_file)
+    assert not any(question.is_gold(p) for p in passages if p.source != "guide/files.md")
 
 
 def test_mcnemar_counts_only_the_questions_one_retriever_misses() -> None:

@@ -29,7 +29,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .answer import Assistant, build_assistant, cited_numbers
+from .answer import Assistant, Citation, build_assistant, cited_numbers
 from .chunking import Passage
 from .config import Mode, Settings
 from .documents import CorpusError
@@ -51,15 +51,16 @@ class EvalSetError(ValueError):
 @dataclass(frozen=True)
 class Question:
     """One test question and where its answer lives (``data/eval/questions.jsonl``:
-    ``{"question": ..., "source": "faq/library.rst", "anchor": "how-do-i-copy-a-file"}``)."""
+    ``{"question": ..., "source": "faq/library.rst", "anchor": "how-do-i-copy-a-file"}``;
+    without ``anchor``, any passage of the source file is gold)."""
 
     question: str
     source: str  # the file inside data/corpus
-    anchor: str  # the section: heading slug, or a qualified name such as shutil.copyfile
+    anchor: str | None  # the section (heading slug or qualified name), None: the whole file
 
-    def is_gold(self, passage: Passage) -> bool:
-        """Whether ``passage`` was cut from the answering section."""
-        return passage.source == self.source and passage.anchor == self.anchor
+    def is_gold(self, passage: Passage | Citation) -> bool:
+        """Whether ``passage`` (or a citation of one) is from the answering section (or file)."""
+        return passage.source == self.source and self.anchor in (None, passage.anchor)
 
 
 @dataclass(frozen=True)
@@ -83,11 +84,14 @@ def load_questions(path: Path) -> list[Question]:
         try:
             row = json.loads(line) if line.strip() else None
             if row is not None:
-                questions.append(Question(str(row["question"]), str(row["source"]), row["anchor"]))
+                anchor = row.get("anchor")
+                questions.append(
+                    Question(str(row["question"]), str(row["source"]), anchor and str(anchor))
+                )
         except (ValueError, KeyError, TypeError):
             raise EvalSetError(
                 f"{path.name} line {number} is not "
-                '{"question": ..., "source": ..., "anchor": ...}: fix that line'
+                '{"question": ..., "source": ...} (plus "anchor" for one section): fix that line'
             ) from None
     return questions
 
@@ -108,7 +112,7 @@ def split(questions: list[Question], dev_fraction: float) -> tuple[list[Question
     first ``dev_fraction`` of the hash range, so adding questions moves none of the others."""
 
     def is_dev(question: Question) -> bool:
-        key = f"{question.source}#{question.anchor}".encode()
+        key = f"{question.source}#{question.anchor or ''}".encode()
         return int.from_bytes(hashlib.sha256(key).digest()[:4], "big") / 2**32 < dev_fraction
 
     return [q for q in questions if is_dev(q)], [q for q in questions if not is_dev(q)]
@@ -149,8 +153,7 @@ def answer_metrics(assistant: Assistant, questions: list[Question]) -> dict[str,
         refused += answer.refused
         quoted = cited_numbers(answer.answer)
         cited += not answer.refused and any(
-            c.n in quoted and (c.source, c.anchor) == (question.source, question.anchor)
-            for c in answer.citations
+            c.n in quoted and question.is_gold(c) for c in answer.citations
         )
     n = max(len(questions), 1)
     return {"answer_cites_gold": cited / n, "refusal_rate": refused / n}
@@ -174,7 +177,8 @@ def scored_questions(
             held_out(assistant, asked, settings),
         )
     questions = questions[: settings.eval_limit] if settings.eval_limit else questions
-    indexed = {(p.source, p.anchor) for p in assistant.retriever.index.passages}
+    passages = assistant.retriever.index.passages
+    indexed = {(p.source, p.anchor) for p in passages} | {(p.source, None) for p in passages}
     kept = [q for q in questions if (q.source, q.anchor) in indexed]
     if not kept:
         raise EvalSetError(

@@ -25,17 +25,19 @@ def subset(passages: list[Passage], settings: Settings) -> list[Passage]:
     if limit is None or len(passages) <= limit:
         return passages
     gold = _gold(settings)
-    first = [p for p in passages if (p.source, p.anchor) in gold]
-    rest = sorted((p for p in passages if (p.source, p.anchor) not in gold), key=lambda p: p.id)
+    is_gold = {p.id: (p.source, p.anchor) in gold or (p.source, None) in gold for p in passages}
+    first = [p for p in passages if is_gold[p.id]]
+    rest = sorted((p for p in passages if not is_gold[p.id]), key=lambda p: p.id)
     chosen = {p.id for p in (first + rest)[:limit]}
     return [p for p in passages if p.id in chosen]
 
 
-def _gold(settings: Settings) -> set[tuple[str, str]]:
-    """(source, anchor) of the questions evaluated (none without an eval file)."""
+def _gold(settings: Settings) -> set[tuple[str, str | None]]:
+    """(source, anchor) of the questions evaluated, anchor None for a whole file (none
+    without an eval file)."""
     path = settings.path(settings.eval_file)
     if not path.is_file():
         return set()
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
     rows = rows[: settings.eval_limit] if settings.eval_limit else rows
-    return {(str(row.get("source")), str(row.get("anchor"))) for row in rows}
+    return {(str(row.get("source")), row.get("anchor") and str(row["anchor"])) for row in rows}

@@ -102,10 +102,10 @@ def unanswerable_questions(settings: Settings) -> tuple[list[str], str]:
 
 
 def sweep(
-    assistant: Assistant, answerable: list[tuple[str, str, str]], settings: Settings
+    assistant: Assistant, answerable: list[tuple[str, str, str | None]], settings: Settings
 ) -> Tradeoff:
-    """Score every question once (``answerable``: question, gold source, gold anchor),
-    then both shares at every threshold value."""
+    """Score every question once (``answerable``: question, gold source, gold anchor or
+    None for the whole file), then both shares at every threshold value."""
     unanswerable, where = unanswerable_questions(settings)
     good = [_score(assistant, text, (source, anchor)) for text, source, anchor in answerable]
     bad = [_score(assistant, text, None) for text in unanswerable]
@@ -121,14 +121,18 @@ def sweep(
     return Tradeoff(points, chosen, len(good), len(bad), where)
 
 
-def _score(assistant: Assistant, question: str, gold: tuple[str, str] | None) -> _Scored:
+def _score(assistant: Assistant, question: str, gold: tuple[str, str | None] | None) -> _Scored:
     retriever, settings = assistant.retriever, assistant.settings
     vector = retriever.embed(question)
     hits = retriever.search(question, settings.top_k, settings.retriever, vector)
     confidence = retriever.confidence(vector, hits) if hits else -1.0
     sentences = assistant.closest_sentences(question, vector, hits) if hits else []
-    where = [(hit.passage.source, hit.passage.anchor) for hit in hits]
-    return _Scored(confidence, sentences, {n for n, at in enumerate(where, 1) if at == gold})
+    cited = {
+        n
+        for n, hit in enumerate(hits, 1)
+        if gold and hit.passage.source == gold[0] and gold[1] in (None, hit.passage.anchor)
+    }
+    return _Scored(confidence, sentences, cited)
 
 
 def _refuses(scored: _Scored, threshold: float, settings: Settings) -> bool:
