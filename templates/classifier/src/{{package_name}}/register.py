@@ -142,6 +142,7 @@ def _params(result: TrainResult, settings: Settings) -> dict[str, Any]:
         "n_train": len(result.split.train),
         "n_test": len(result.split.test),
         "classes": ",".join(result.schema.classes),
+        **result.facts,  # ops/scale_out.py: the engine and the rows it saw (not the sample)
     }
 
 
