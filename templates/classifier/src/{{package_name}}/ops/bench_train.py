@@ -5,12 +5,12 @@ replacement, each number scaled by a random factor in [0.9, 1.1] so rows seldom 
 folder of Parquet files, and the same rows as one CSV, which the local engine reads. Then it
 trains on them with ``ENGINE=local`` and ``ENGINE=dask`` in turn, each in a fresh process, and
 prints one table: wall time, rows/s, and the peak resident memory of the training process and
-of the largest process it started (a Dask worker). ``--memory`` is the limit of each Dask
-worker; the local process gets the same limit the way Dask's nanny enforces it, by being
-stopped once its resident memory passes it. Each run covers split, cross-validation, refit
-and the test-split metrics (the MLflow logging, plots and ONNX compile of ``make train``
-are left out: they see a bounded sample on both engines). Results belong to the machine:
-quote them with its cores and memory.
+of the largest process it started (a Dask worker). ``--memory`` sets each Dask worker's limit
+(else ``dask_worker_memory``) and gives the local process the same limit the way Dask's nanny
+enforces it on a worker: it is stopped once its resident memory passes it. Each run covers
+split, cross-validation, refit and the test-split metrics; the MLflow logging, plots and
+ONNX compile of ``make train`` are left out (on Dask they read bounded samples). Results
+belong to the machine: quote them with its cores, memory and load.
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def synthesize(settings: Settings, rows: int, folder: Path) -> tuple[Path, Path]
     return parquet, csv
 
 
-def measure(engine: str, data: Path, rows: int, memory: str, env: dict[str, str]) -> Run:
+def measure(engine: str, data: Path, rows: int, memory: str | None, env: dict[str, str]) -> Run:
     """Train in a child process; poll the memory of it and its children until it ends."""
     with tempfile.TemporaryDirectory() as work:
         result, log = Path(work) / "result.json", Path(work) / "log.txt"
@@ -88,13 +88,13 @@ def measure(engine: str, data: Path, rows: int, memory: str, env: dict[str, str]
             f"{ENV_PREFIX}ENGINE": engine,
             f"{ENV_PREFIX}DATA_FILE": str(data),
             f"{ENV_PREFIX}PROCESSED_DIR": str(Path(work) / "processed"),
-            f"{ENV_PREFIX}DASK_WORKER_MEMORY": memory,
+            f"{ENV_PREFIX}DASK_WORKER_MEMORY": memory or Settings().dask_worker_memory,
             "BENCH_RESULT": str(result),
         }
         command = [sys.executable, "-m", __spec__.name, "--child"]
         with log.open("w") as output:
             child = subprocess.Popen(command, env=child_env, stdout=output, stderr=output)
-        limit, peaks, stopped = _bytes(memory), {}, ""
+        limit, peaks, stopped = _bytes(memory) if memory else float("inf"), {}, ""
         started = time.perf_counter()
         main = psutil.Process(child.pid)
         while child.poll() is None:
@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000])
     parser.add_argument("--engines", nargs="+", default=["local", "dask"])
-    parser.add_argument("--memory", default="4GiB", help="per Dask worker; the local cap")
+    parser.add_argument("--memory", help="each Dask worker's limit, and the local process's")
     parser.add_argument("--folder", type=Path, default=Path("data/processed/bench"))
     parser.add_argument("--cv-folds", type=int, default=3)
     parser.add_argument("--n-estimators", type=int, default=100)
@@ -163,7 +163,8 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"{os.cpu_count()} CPUs, {psutil.virtual_memory().total / 2**30:.0f} GiB; "
         f"{args.cv_folds}-fold CV, {args.n_estimators} trees, {settings.dask_workers} "
-        f"Dask workers, limit {args.memory} each"
+        f"Dask workers of {args.memory or settings.dask_worker_memory}, "
+        f"local limit {args.memory or 'none'}"
     )
     print(
         "| rows | engine | wall s | rows/s | peak MB, trainer | peak MB, largest worker | "
