@@ -1,21 +1,17 @@
 """How would this scale to 100x the data? The same comparison, trained on a Dask cluster.
 
-``make train ENGINE=dask`` runs ``train_on_cluster`` in place of ``train`` and ``evaluate``
-and returns the same ``TrainResult``, holding the same kind of ``Pipeline``, so what follows
-(MLflow, registry, ``champion``, the service) is unchanged. No process holds the data set:
-partitions are read lazily (a CSV or a Parquet folder) and every pass runs on the workers.
-The split and the CV folds come from a seeded hash of each row, so a row lands on the same
-side whatever the partitioning or the cluster's size. LightGBM trains with ``lightgbm.dask``,
-its own distributed learner. Scores come back as ``Counts`` (per class a histogram of
-P(class), a confusion matrix, the squared error), which add across partitions. The linear
-baseline, the yardstick rather than the model that must scale, fits on a bounded random
-sample (``dask_sample_rows``), as do the plots and the leakage screen (docs/DESIGN.md).
+``make train ENGINE=dask`` runs ``train_on_cluster`` in place of ``train`` and ``evaluate``;
+it returns the same ``TrainResult`` holding the same kind of ``Pipeline``, so MLflow, the
+registry, ``champion`` and the service see no difference. No process holds the data set:
+workers read it in partitions (a CSV or a Parquet folder) and make every pass over it.
+A seeded hash of each row picks its split and CV fold, whatever the partitioning or the
+cluster's size. LightGBM trains with ``lightgbm.dask``, its own distributed learner. Scores
+come back as ``Counts``, which add across partitions. The linear baseline, the yardstick
+rather than the model that must scale, fits on a bounded sample (``dask_sample_rows``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import reduce
 from operator import add
@@ -25,7 +21,7 @@ import dask
 import dask.dataframe as dd
 import numpy as np
 import pandas as pd
-from distributed import Client, LocalCluster
+from distributed import Client
 from lightgbm.dask import DaskLGBMClassifier
 from sklearn.base import clone
 from sklearn.dummy import DummyClassifier
@@ -43,22 +39,15 @@ BINS = 10_000  # score histogram resolution: thresholds are multiples of 1 / BIN
 FOLD = "__fold"  # the column the hash adds: the CV fold, or -1 for the test split
 
 
-@contextmanager
-def connect(settings: Settings) -> Iterator[Client]:
-    """The cluster at ``DASK_SCHEDULER_ADDRESS``, else a LocalCluster with a memory limit."""
+def connect(settings: Settings) -> Client:
+    """The cluster at ``DASK_SCHEDULER_ADDRESS``, else a LocalCluster (closed with the client)
+    of ``dask_workers`` processes, each limited to ``dask_worker_memory``."""
     if settings.dask_scheduler_address:
-        with Client(settings.dask_scheduler_address) as client:
-            yield client
-        return
-    local = LocalCluster(
-        n_workers=settings.dask_workers,
-        threads_per_worker=1,
-        memory_limit=settings.dask_worker_memory,
-        host="127.0.0.1",
-        dashboard_address=None,
+        return Client(settings.dask_scheduler_address)
+    limits = {"threads_per_worker": 1, "memory_limit": settings.dask_worker_memory}
+    return Client(
+        n_workers=settings.dask_workers, host="127.0.0.1", dashboard_address=None, **limits
     )
-    with local, Client(local) as client:
-        yield client
 
 
 def read_lazily(settings: Settings) -> dd.DataFrame:
@@ -135,11 +124,8 @@ def tally(labels: np.ndarray, proba: np.ndarray, schema: Schema, threshold: floa
             histogram[k, is_k] = np.bincount(bins[truth[:, k] == is_k, k], minlength=BINS)
     predicted = schema.predict_labels(proba, threshold)
     confusion = confusion_matrix(labels, predicted, labels=schema.classes)
-    if schema.is_binary:
-        errors = (schema.positive_scores(proba) - (labels == schema.positive_class)) ** 2
-    else:
-        errors = ((proba - truth) ** 2).sum(axis=1)
-    return Counts(histogram, confusion, float(errors.sum()))
+    errors = ((proba - truth) ** 2).sum() / (2 if schema.is_binary else 1)  # binary: p(positive)
+    return Counts(histogram, confusion, float(errors))
 
 
 def counts_of(model: Any, frame: dd.DataFrame, schema: Schema, threshold: float | None) -> Counts:
@@ -183,10 +169,7 @@ def train_on_cluster(
     settings: Settings, frames: tuple[dd.DataFrame, dd.DataFrame] | None = None
 ) -> tuple[TrainResult, Report]:
     """``train`` and ``evaluate`` on the cluster: the same candidates, rule and threshold.
-
-    ``frames`` (train with its ``FOLD`` column, and test) hold a split fixed, as the
-    equivalence test does; by default the data file is read and hash-split.
-    """
+    ``frames`` (train with a ``FOLD`` column, test) fix the split, as the equivalence test does."""
     with connect(settings) as client:
         train, test = frames or hash_split(read_lazily(settings), settings)
         by_class, n_test = dask.compute(
@@ -199,10 +182,8 @@ def train_on_cluster(
         folds = StratifiedKFold(settings.cv_folds, shuffle=True, random_state=settings.seed)
         out_of_fold = cross_val_predict(linear, features, labels, cv=folds, method="predict_proba")
         lightgbm = OnCluster(client, boosted, clone(boosted[0]).fit(features), schema, by_class)
-        counts = {
-            LINEAR: tally(labels, out_of_fold, schema, None),
-            LIGHTGBM: lightgbm.cv(train, settings.cv_folds),
-        }
+        counts = {LINEAR: tally(labels, out_of_fold, schema, None)}
+        counts[LIGHTGBM] = lightgbm.cv(train, settings.cv_folds)
         cv = {name: metrics(c, schema)["pr_auc"] for name, c in counts.items()}
         selected = max(cv, key=lambda name: cv[name])
         threshold = None
