@@ -59,6 +59,21 @@ class Settings(BaseSettings):
         description="CV PR-AUC a new model must add to the champion's to take the alias",
     )
 
+    # scale-out: `make train ENGINE=dask` (ops/scale_out.py, docs/DESIGN.md)
+    engine: Literal["local", "dask"] = Field(
+        "local", description="'dask' trains the same comparison on a dask.distributed cluster"
+    )
+    dask_scheduler_address: str | None = Field(
+        None,
+        validation_alias="DASK_SCHEDULER_ADDRESS",  # the variable dask itself reads
+        description="A running cluster (tcp://host:8786); unset: a LocalCluster on this machine",
+    )
+    dask_workers: int = Field(2, ge=1, description="Processes of the LocalCluster")
+    dask_worker_memory: str = Field("2GiB", description="Memory limit of each LocalCluster worker")
+    dask_sample_rows: int = Field(
+        200_000, ge=1000, description="Bounded sample the linear baseline and the plots use"
+    )
+
     # outputs and tracking
     processed_dir: Path = Path("data/processed")
     reports_dir: Path = Path("reports")

@@ -19,18 +19,22 @@ from .ops import leakage
 from .ops.plots import write_plots
 from .predict import load_model
 from .register import log_and_register
-from .train import train
+from .train import TrainResult, train
 
 STAGES = ("config", "data", "features", "train", "evaluate", "register", "predict", "serve")
 
 
 def run_training(settings: Settings) -> None:
     """``make train``: every batch stage, printing the test table and the champion's fate,
-    and the leakage screen's verdict (``ops/leakage.py``: a question, not a stage)."""
-    result = train(settings)
+    and the leakage screen's verdict (``ops/leakage.py``: a question, not a stage).
+    ``ENGINE=dask`` swaps only train and evaluate for their cluster form (``ops/scale_out.py``)."""
+    if settings.engine == "dask":
+        result, report = _on_cluster(settings)
+    else:
+        result = train(settings)
+        report = evaluate(result)
     screened = leakage.screen(result, settings)
     print(leakage.verdict_line(screened))
-    report = evaluate(result)
     print_report(report)
     write_metrics(report, settings)
     test = result.split.test
@@ -45,6 +49,14 @@ def run_training(settings: Settings) -> None:
     )
     files = plots + leakage.write(screened, reports)
     print(log_and_register(result, report, settings, files).message)
+
+
+def _on_cluster(settings: Settings) -> tuple[TrainResult, Report]:
+    try:  # dask is an optional extra: the default install does not carry it
+        from .ops import scale_out
+    except ModuleNotFoundError as missing:
+        raise SystemExit(f'ENGINE=dask needs {missing.name}: pip install -e ".[dask]"') from None
+    return scale_out.train_on_cluster(settings)
 
 
 def rescore_served(settings: Settings) -> None:

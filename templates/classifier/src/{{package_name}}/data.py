@@ -163,7 +163,7 @@ def infer_schema(train: pd.DataFrame, settings: Settings) -> Schema:
         if name == settings.target:
             continue
         values = train[name].dropna()
-        if name not in settings.categorical_columns and _looks_numeric(values):
+        if name not in settings.categorical_columns and looks_numeric(values):
             numeric.append(name)
         else:
             categorical[name] = sorted(values.astype("str").unique().tolist())
@@ -181,7 +181,9 @@ def infer_schema(train: pd.DataFrame, settings: Settings) -> Schema:
     return Schema(settings.target, classes, positive, numeric, categorical, nullable, ids)
 
 
-def _looks_numeric(values: pd.Series) -> bool:
+def looks_numeric(values: pd.Series) -> bool:
+    """Every value parses as a number and none is a zero-padded code (``ops/scale_out.py``
+    applies the same rule to each partition)."""
     if values.empty:
         return False
     text = values.astype("str")
@@ -230,9 +232,11 @@ def _read_text_csv(path: Path) -> pd.DataFrame:
 
 
 def file_sha256(path: Path) -> str:
-    """SHA-256 of a file: the split and every MLflow run record exactly which data they saw."""
+    """SHA-256 of a file, or of a folder's files in name order (a Parquet data set): the
+    split and every MLflow run record exactly which data they saw."""
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
+    for file in sorted(f for f in path.rglob("*") if f.is_file()) if path.is_dir() else [path]:
+        with file.open("rb") as handle:
+            while block := handle.read(1 << 20):
+                digest.update(block)
     return digest.hexdigest()

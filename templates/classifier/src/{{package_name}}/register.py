@@ -74,6 +74,7 @@ def log_and_register(
             {
                 "git_commit": tracking.git_commit(),
                 "data_sha256": data_sha256,
+                "engine": settings.engine,
                 "selected_model": result.selected,
             }
         )
@@ -142,6 +143,7 @@ def _params(result: TrainResult, settings: Settings) -> dict[str, Any]:
         "n_train": len(result.split.train),
         "n_test": len(result.split.test),
         "classes": ",".join(result.schema.classes),
+        **result.facts,  # ops/scale_out.py: the engine and the rows it saw (not the sample)
     }
 
 
@@ -151,8 +153,8 @@ def promote_if_better(
     """Point ``champion`` at ``version`` if its CV PR-AUC beats the champion's by the margin.
 
     Both numbers are pooled out-of-fold scores on the training split, so they compare only
-    when both runs saw the same data file: after a data change the champion stays and the
-    message says how to promote by hand.
+    when both runs saw the same data file split the same way (the same ``engine``): else the
+    champion stays and the message says how to promote by hand.
     """
     client, name = MlflowClient(), settings.model_name
     current = champion.champion_version(client, name)
@@ -163,8 +165,10 @@ def promote_if_better(
     run = client.get_run(str(client.get_model_version(name, current).run_id))
     best = run.data.metrics.get("cv_pr_auc", float("-inf"))
     stays = f"champion stays v{current} (CV PR-AUC {best:.4f}); v{version} is registered"
-    if run.data.tags.get("data_sha256") != data_sha256:
-        return False, f"{stays}: trained on other data, compare them and `make rollback VERSION=N`"
+    same_data = run.data.tags.get("data_sha256") == data_sha256
+    if not same_data or run.data.tags.get("engine", "local") != settings.engine:
+        why = "other data" if not same_data else "another engine's split"
+        return False, f"{stays}: trained on {why}, compare them and `make rollback VERSION=N`"
     if cv_pr_auc > best + settings.promotion_margin:
         reason = (
             f"{name} v{version} is the new champion: CV PR-AUC {cv_pr_auc:.4f} beats "

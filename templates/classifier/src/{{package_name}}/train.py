@@ -10,7 +10,7 @@ for a model that raises mostly false alarms.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -46,6 +46,7 @@ class TrainResult:
     cv_pr_auc: dict[str, float]  # pooled out-of-fold PR-AUC per candidate
     selected: str
     threshold: float | None  # None for multiclass (the label is the most likely class)
+    facts: dict[str, Any] = field(default_factory=dict)  # logged params, e.g. the engine
 
     @property
     def schema(self) -> Schema:
@@ -103,18 +104,22 @@ def pr_auc(labels: np.ndarray, proba: np.ndarray, schema: Schema) -> float:
     return float(average_precision_score(onehot, proba, average="macro"))
 
 
-def choose_threshold(y_true: np.ndarray, scores: np.ndarray, settings: Settings) -> float:
+def choose_threshold(
+    y_true: np.ndarray, scores: np.ndarray, settings: Settings, weights: np.ndarray | None = None
+) -> float:
     """The cut-off on P(positive) that maximises F1 or minimises the configured cost.
 
     ``y_true`` is 1 for the positive class. Called on out-of-fold predictions only.
     Sorting once gives the confusion counts at every candidate threshold together.
+    ``weights`` counts each row that many times (``ops/scale_out.py`` passes histograms).
     """
     order = np.argsort(-scores, kind="stable")
     ranked, positives = scores[order], y_true[order].astype(float)
-    tp, fp = np.cumsum(positives), np.cumsum(1 - positives)
+    counts = np.ones(len(order)) if weights is None else weights[order]
+    tp, fp = np.cumsum(positives * counts), np.cumsum((1 - positives) * counts)
     distinct = np.r_[ranked[1:] != ranked[:-1], True]  # last row of each tied score
     thresholds, tp, fp = ranked[distinct], tp[distinct], fp[distinct]
-    fn = positives.sum() - tp
+    fn = (positives * counts).sum() - tp
     if settings.threshold_objective == "f1":
         value = 2 * tp / np.maximum(2 * tp + fp + fn, 1)
     else:
