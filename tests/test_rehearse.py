@@ -108,6 +108,7 @@ def _publish(project: Path, blocks: dict[str, str]) -> None:
     spec = importlib.util.spec_from_file_location(f"readme_blocks_{package}", source)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up while defined
     spec.loader.exec_module(module)
     module.publish(
         project / "README.md",
@@ -497,3 +498,19 @@ def test_a_really_trained_classifier_is_rehearsed_and_carded(
     text = (project / "reports" / "cue-card.md").read_text()
     assert summary["run_id"] in text and "(rated 1)" in text
     assert all(bullet in text for bullet in summary["resume_bullets"])
+
+
+def test_a_question_answered_by_the_run_recalls_that_answer(
+    make_project: Callable[..., Path],
+) -> None:
+    project = make_project("classifier")
+    readme = project / "README.md"
+    row = "| Why PR-AUC and not accuracy? | _run `make train report`_ |"
+    assert row in readme.read_text(), "the classifier table has a 'your run' column"
+    answer = "PR-AUC 0.737 vs 0.282 base rate"
+    readme.write_text(
+        readme.read_text().replace(row, f"| Why PR-AUC and not accuracy? | {answer} |")
+    )
+    questions = {question.text: question for question in load(project).questions}
+    assert questions["Why PR-AUC and not accuracy?"].evidence.number == answer
+    assert questions["How did you choose the threshold?"].evidence.number != answer

@@ -27,7 +27,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -272,9 +272,12 @@ def _facts(parsed: walkthrough.Walkthrough) -> list[str]:
 
 
 def _questions(project: Path, lines: list[str], facts: list[str]) -> Iterable[Question]:
+    """Rows of the ``| question | evidence |`` table, or of ``| question | your run |
+    evidence |`` as ``make report`` fills it: the run's answer is the fact to recall."""
     rows = iter(lines)
     for line in rows:
-        if [cell.lower() for cell in _cells(line)][:2] == ["question", "evidence"]:
+        header = [cell.lower() for cell in _cells(line)]
+        if header[:1] == ["question"] and header[-1:] == ["evidence"] and len(header) <= 3:
             break
     else:
         return
@@ -282,9 +285,11 @@ def _questions(project: Path, lines: list[str], facts: list[str]) -> Iterable[Qu
         if not _TABLE_ROW.match(line):
             return
         cells = _cells(line)
-        if _SEPARATOR.match(line) or len(cells) < 2 or not cells[0]:
+        if _SEPARATOR.match(line) or len(cells) != len(header) or not cells[0]:
             continue
-        evidence = _evidence(project, cells[0], cells[1], facts)
+        evidence = _evidence(project, cells[0], cells[-1], facts)
+        if len(cells) == 3 and re.search(r"\d", cells[1]):  # the run answered this question
+            evidence = replace(evidence, number=_plain(cells[1]))
         yield Question(check.slug(cells[0]), _plain(cells[0]), evidence)
 
 
