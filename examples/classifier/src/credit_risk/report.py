@@ -1,9 +1,11 @@
 """Fill the README's machine-written blocks from the champion's (or latest) MLflow run.
 
 ``make report`` rewrites only what sits between ``<!-- auto:NAME -->`` markers in
-README.md (the dataset card, the model comparison and the headline number) and writes
-``reports/walkthrough.json`` for ``mlportfolio check``. Every number comes from the run
-or the data file; running it twice changes nothing.
+README.md (the dataset card, the model comparison, the headline number and the interview
+questions answered from the run, ``ops/answers.py``) and writes
+``reports/walkthrough.json`` for ``mlportfolio check``. It first copies the run's
+``reports/`` artifacts back into ``reports/``, so each evidence link opens that run's
+file. Every number comes from the run or the data file; running it twice changes nothing.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from .config import PROJECT_ROOT, Settings
 from .data import read_raw
 from .evaluate import COLUMNS as METRICS
 from .evaluate import MAJORITY
-from .ops import champion, tracking
+from .ops import answers, champion, tracking
 from .ops.readme_blocks import SUMMARY_FILE, ReadmeBlockError, markdown_table, publish
 
 COLUMNS = {"pr_auc": "PR-AUC", "roc_auc": "ROC-AUC", "f1": "F1", "brier": "Brier (lower is better)"}
@@ -194,6 +196,7 @@ def report(settings: Settings, readme: Path) -> tuple[RunFacts, bool]:
     run, source = find_run(MlflowClient(), settings)
     facts = run_facts(run, source)
     screened = leakage_screen(facts.run_id)
+    evidence = answers.restore_reports(facts.run_id, settings.path(settings.reports_dir))
     blocks = {
         "dataset": dataset_block(settings, facts),
         "comparison": comparison_block(facts),
@@ -210,6 +213,7 @@ def report(settings: Settings, readme: Path) -> tuple[RunFacts, bool]:
             metrics=quotable_metrics(facts),
             resume_bullets=resume_bullets(facts, settings),
             warnings=warnings,
+            answers=answers.build(facts, run.data.metrics, evidence),
         )
     except ReadmeBlockError as error:
         raise ReportError(str(error)) from error

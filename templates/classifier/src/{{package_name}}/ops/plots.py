@@ -96,7 +96,8 @@ def mean_abs_contribution(
     columns = {name: features[name].tolist() for name in schema.features}
     labels = schema.predict_labels(model.predict_proba(features), None).tolist()
     explained = explainer.explain(columns, labels)
-    return np.array([[abs(v) for v in row.contributions.values()] for row in explained]).mean(0)
+    sizes = np.array([list(row.contributions.values()) for row in explained])
+    return np.abs(sizes).mean(axis=0)
 
 
 def _save(figure: Figure, path: Path) -> Path:
