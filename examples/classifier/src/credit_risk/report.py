@@ -10,15 +10,11 @@ file. Every number comes from the run or the data file; running it twice changes
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import mlflow
 from mlflow.entities import Run
-from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from .config import PROJECT_ROOT, Settings
@@ -141,17 +137,6 @@ def headline_block(facts: RunFacts) -> str:
     )
 
 
-def leakage_screen(run_id: str) -> dict[str, Any]:
-    """The run's leakage screen (``reports/leakage.json``, from ``ops/leakage.py``)."""
-    try:
-        path = mlflow.artifacts.download_artifacts(
-            run_id=run_id, artifact_path="reports/leakage.json"
-        )
-    except (MlflowException, OSError):
-        return {"verdict": "This run has no leakage screen: `make train` again.", "flagged": []}
-    return dict(json.loads(Path(path).read_text()))
-
-
 def resume_bullets(facts: RunFacts, settings: Settings) -> list[str]:
     """Two resume lines built only from the run's numbers.
 
@@ -195,15 +180,14 @@ def report(settings: Settings, readme: Path) -> tuple[RunFacts, bool]:
     tracking.configure()
     run, source = find_run(MlflowClient(), settings)
     facts = run_facts(run, source)
-    screened = leakage_screen(facts.run_id)
     evidence = answers.restore_reports(facts.run_id, settings.path(settings.reports_dir))
     blocks = {
         "dataset": dataset_block(settings, facts),
         "comparison": comparison_block(facts),
         "headline": headline_block(facts),
-        "leakage": screened["verdict"],
     }
-    warnings = [f"possible leak: {name}" for name in screened["flagged"]]
+    flagged = evidence.get("leakage", {}).get("flagged", [])
+    warnings = [f"possible leak: {name}" for name in flagged]
     try:
         changed = publish(
             readme,

@@ -76,7 +76,7 @@ def build(
     source = f"src/{PACKAGE}"
     pr_auc = f"PR-AUC {ours['pr_auc']:.3f} vs {base:.3f} base rate"
     if len(params.get("classes", "").split(",")) == 2:
-        pr_auc += f"; always-majority accuracy would be {1 - base:.3f}"
+        pr_auc += f"; majority-class accuracy {1 - base:.3f}"
     threshold = params.get("threshold", "None")
     chosen = (
         f"{float(threshold):.3f}, best {params.get('threshold_objective')} out-of-fold; "
@@ -86,7 +86,7 @@ def build(
     )
     linear, trees = cv.get("logistic_regression"), cv.get("lightgbm")
     versus = (
-        f"CV PR-AUC {trees:.3f} LightGBM vs {linear:.3f} logistic; {facts.selected} selected"
+        f"CV PR-AUC: LightGBM {trees:.3f}, logistic {linear:.3f}"
         if linear is not None and trees is not None
         else f"{facts.selected} selected"
     )
@@ -100,44 +100,42 @@ def build(
                f"{params.get('n_test')} test rows scored once",
                (f"{DESIGN}#how-leakage-is-prevented", f"{source}/train.py")),
         Answer("Which feature could leak the label?", _leakage(reports),
-               ("reports/leakage.md", "reports/leakage.json",
+               ("reports/leakage.json",
                 f"{DESIGN}#which-feature-could-leak-the-label")),
         Answer("Why boosting over the linear model?", versus,
-               (f"{DESIGN}#boosting-vs-the-linear-baseline", "reports/learning_curve.md")),
+               (f"{DESIGN}#boosting-vs-the-linear-baseline",)),
         Answer("Is the model overfitting?", _summary(reports, "overfitting"),
-               ("reports/overfitting.md", "reports/overfitting.json",
-                f"{DESIGN}#is-the-model-overfitting")),
+               ("reports/overfitting.md", "reports/overfitting.json")),
         Answer("More data or a bigger model?", _summary(reports, "learning_curve"),
-               ("reports/learning_curve.md", "reports/learning_curve.json",
-                f"{DESIGN}#more-data-or-a-bigger-model")),
-        Answer("How did you choose the threshold?", f"Threshold {chosen}",
+               ("reports/learning_curve.md", "reports/learning_curve.json")),
+        Answer("How did you choose the threshold?", chosen,
                (f"{DESIGN}#choosing-the-threshold",)),
         Answer("Are the probabilities calibrated?",
                f"Brier {ours['brier']:.3f} vs {majority_brier:.3f} for the majority rule",
                ("reports/calibration.png", f"{DESIGN}#calibration")),
         Answer("Why did it predict that for this row?", _reasons(reports),
-               ("reports/feature_importance.json", "reports/feature_importance.png",
+               ("reports/feature_importance.json",
                 f"{DESIGN}#why-did-it-predict-that-for-this-row")),
         Answer("Where does it fail?", _summary(reports, "slices"),
-               ("reports/slices.md", "reports/slices.json", f"{DESIGN}#where-does-it-fail")),
+               ("reports/slices.md", "reports/slices.json")),
         Answer("Which split decides what?",
                f"CV on {params.get('n_train')} rows decides; {params.get('n_test')} test rows "
                "only report",
                (f"{DESIGN}#which-split-decides-what",)),
         Answer("How would you know the model is going stale?",
-               f"`make drift`: PSI per feature against these {params.get('n_train')} rows",
+               f"`make drift`: PSI per feature vs the {params.get('n_train')} training rows",
                (f"{DESIGN}#how-would-you-know-the-model-is-going-stale",
                 f"{source}/ops/drift.py")),
         Answer("What do you do when the metric drops?",
-               f"Runbook from test PR-AUC {ours['pr_auc']:.3f}: drift, labels, skew, alias",
+               f"From test PR-AUC {ours['pr_auc']:.3f}: drift, labels, skew, alias",
                (f"{DESIGN}#when-the-metric-drops",)),
         Answer("How would you roll back a bad model?",
-               f"Serving {facts.source}; `make rollback` moves `champion` back one",
+               f"Serving {facts.source}; `make rollback` reverts",
                ("DEPLOY.md#roll-back-a-bad-model", f"{source}/ops/champion.py")),
-        Answer("How would you deploy it?", "`models/champion` in the Docker image, on Render",
-               ("DEPLOY.md#deploy-to-render-step-by-step", "Dockerfile", "render.yaml")),
+        Answer("How would you deploy it?", "Docker image holding `models/champion`, on Render",
+               ("DEPLOY.md#deploy-to-render-step-by-step", "Dockerfile")),
         Answer("How would you cut inference cost?",
-               f"ONNX within {onnx:.0e} of the pipeline; `make bench` times it",
+               f"ONNX within {onnx:.0e} of the pipeline; `make bench`",
                (f"{DESIGN}#why-onnx-and-not-the-pipeline-per-request",
                 f"{source}/predict.py")),
     ]  # fmt: skip
@@ -156,7 +154,7 @@ def _leakage(reports: Mapping[str, dict[str, Any]]) -> str:
     if screen["flagged"]:
         return "Flagged: " + ", ".join(f"`{name}`" for name in screen["flagged"])
     best = screen["features"][0]
-    return f"None flagged; strongest alone `{best['feature']}`, {best['lift_share']:.0%} of lift"
+    return f"None flagged; `{best['feature']}` alone earns {best['lift_share']:.0%} of the lift"
 
 
 def _reasons(reports: Mapping[str, dict[str, Any]]) -> str:
@@ -165,4 +163,4 @@ def _reasons(reports: Mapping[str, dict[str, Any]]) -> str:
         return "Not in this run: `make train` again for reports/feature_importance.json"
     top = list(importance["mean_abs_contribution"].items())[:2]
     named = ", ".join(f"`{name}` {value:.2f}" for name, value in top)
-    return f"Largest mean abs SHAP: {named}; per row: `?explain=true`"
+    return f"Mean abs SHAP: {named}; `?explain=true` per row"

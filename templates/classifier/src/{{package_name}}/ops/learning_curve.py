@@ -66,7 +66,7 @@ def summary_line(curve: LearningCurve, selected: str) -> str:
     others = ", ".join(
         f"{name} {curve.last_doubling(name):+.3f}" for name in curve.pr_auc if name != selected
     )
-    return f"50%→100% of rows: {selected} {curve.last_doubling(selected):+.3f} CV PR-AUC, {others}"
+    return f"50%→100% rows: {selected} {curve.last_doubling(selected):+.3f}, {others}"
 
 
 def write(curve: LearningCurve, selected: str, folder: Path) -> list[Path]:
@@ -94,7 +94,8 @@ def write(curve: LearningCurve, selected: str, folder: Path) -> list[Path]:
     header = " | ".join(f"{share:.0%}" for share in curve.shares)
     markdown = folder / "learning_curve.md"
     markdown.write_text(
-        f"# More data or a bigger model?\n\n{line}.\n\n| model | {header} |\n"
+        f"# More data or a bigger model?\n\n{line} (CV PR-AUC).\n\n[Why and how](../docs/DESIGN.md"
+        f"#more-data-or-a-bigger-model).\n\n| model | {header} |\n"
         f"|---|{'---|' * len(curve.shares)}\n{rows}\n\n![learning curve](learning_curve.png)\n",
         encoding="utf-8",
     )

@@ -82,11 +82,10 @@ def boosting_curve(result: TrainResult, settings: Settings) -> BoostingCurve:
 
 
 def summary_line(curve: BoostingCurve) -> str:
-    """One line for the README: the stopping round, the best round and the gap."""
-    name = "PR-AUC" if curve.higher_is_better else "log-loss"
+    """One line for the README: the best round, the stopping round and the gap there."""
     return (
-        f"Stops at round {curve.rounds}, validation best at {curve.best_round}; "
-        f"train-validation {name} gap {curve.gap:.3f}"
+        f"Validation peaks at round {curve.best_round} of {curve.rounds}; "
+        f"train-validation gap {curve.gap:.3f}"
     )
 
 
@@ -108,7 +107,8 @@ def write(curve: BoostingCurve, folder: Path) -> list[Path]:
     markdown = folder / "overfitting.md"
     markdown.write_text(
         f"# Is LightGBM overfitting?\n\n{line}.\n\nOne refit on the first CV fold of the "
-        f"training split, {curve.metric} after every round.\n\n![curves](overfitting.png)\n",
+        f"training split, {curve.metric} after every round ([why and how](../docs/DESIGN.md"
+        "#is-the-model-overfitting)).\n\n![curves](overfitting.png)\n",
         encoding="utf-8",
     )
     data = folder / "overfitting.json"

@@ -95,8 +95,8 @@ def summary_line(report: SliceReport) -> str:
         return f"No slice has {MIN_ROWS} test rows; overall error {report.overall_error_rate:.1%}"
     flagged = sum(item.flagged for item in report.slices)
     return (
-        f"Worst: `{worst.feature}`={worst.level}, {worst.error_rate:.1%} errors vs "
-        f"{report.overall_error_rate:.1%} overall; {flagged} slices flagged"
+        f"Worst `{worst.feature}` {worst.level}: {worst.error_rate:.1%} errors vs "
+        f"{report.overall_error_rate:.1%}; {flagged} flagged"
     )
 
 
@@ -114,7 +114,8 @@ def write(report: SliceReport, folder: Path) -> list[Path]:
     markdown = folder / "slices.md"
     markdown.write_text(
         f"# Where does it fail?\n\n{line}.\n\nTest split, threshold as served; a slice is "
-        f"flagged at {FLAG_RATIO}x the overall error rate or more.\n\n"
+        f"flagged at {FLAG_RATIO}x the overall error rate or more ([why and how]"
+        "(../docs/DESIGN.md#where-does-it-fail)).\n\n"
         f"{markdown_table(header, rows)}\n\n## Most confident mistakes\n\n"
         f"{markdown_table(['test row', 'true', 'predicted', 'P(predicted)'], mistakes)}\n",
         encoding="utf-8",
