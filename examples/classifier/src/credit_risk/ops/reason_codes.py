@@ -94,7 +94,7 @@ class Explainer:
     def contributions(self, columns: Mapping[str, Sequence[Any]]) -> np.ndarray:
         """Rows x classes x (features, then the base value), in raw-score units."""
         if self._booster is not None:
-            # One thread: on one row, OpenMP's start-up and spinning cost 30x the work.
+            # One thread: on a few rows, starting OpenMP threads costs more than the work.
             inputs = self._tree_input(columns)
             raw = self._booster.predict(inputs, pred_contrib=True, num_threads=1)
         else:
