@@ -12,6 +12,7 @@ import pytest
 from credit_risk.config import Settings
 from credit_risk.evaluate import Report, evaluate
 from credit_risk.ops.onnx_compile import compile_onnx
+from credit_risk.ops.reason_codes import Explainer, describe
 from credit_risk.predict import ServedModel, onnx_session
 from credit_risk.train import TrainResult, train
 
@@ -50,6 +51,9 @@ def served(trained: TrainResult, report: Report) -> ServedModel:
         version="test",
         run_id="test",
         session=onnx_session(onnx),
+        explainer=Explainer(
+            describe(trained.model, trained.schema, trained.split.train), trained.schema
+        ),
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,9 +16,10 @@ from pydantic import SecretStr, ValidationError
 
 from credit_risk.config import Settings
 from credit_risk.evaluate import Report
-from credit_risk.ops import champion
+from credit_risk.ops import answers, champion
 from credit_risk.ops.hot_reload import Loaded, Reloader
 from credit_risk.ops.rollback import roll_back
+from credit_risk.predict import load_model
 from credit_risk.register import export_champion, log_and_register
 from credit_risk.serve import create_app
 from credit_risk.train import TrainResult
@@ -156,3 +158,25 @@ def test_admin_reload_needs_loopback_and_the_token(registry: Settings) -> None:
 def test_an_empty_admin_token_is_refused() -> None:
     with pytest.raises(ValidationError, match="admin_token"):
         Settings(admin_token="")
+
+
+def test_the_exported_champion_explains_its_predictions(registry: Settings) -> None:
+    served = load_model(registry)
+    assert served.explainer is not None, "register.py exports explainer.json beside the model"
+    answer = served.predict([_record(registry)], explain=True)[0]
+    assert len(answer["explanation"]["top_features"]) >= 1
+
+
+def test_json_evidence_carries_the_run_that_logged_it_and_comes_back_from_it(
+    tmp_path: Path, settings: Settings, trained: TrainResult, report: Report
+) -> None:
+    evidence = tmp_path / "made" / "evidence.json"
+    evidence.parent.mkdir()
+    evidence.write_text(json.dumps({"summary": "from this run"}))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+        ops = settings.model_copy(update={"model_dir": tmp_path / "models" / "champion"})
+        run_id = log_and_register(trained, report, ops, files=[evidence]).run_id
+        assert json.loads(evidence.read_text())["run_id"] == run_id
+        restored = answers.restore_reports(run_id, tmp_path / "reports")
+    assert restored == {"evidence": {"summary": "from this run", "run_id": run_id}}

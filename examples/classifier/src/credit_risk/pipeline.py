@@ -15,7 +15,7 @@ import argparse
 from .config import Settings
 from .data import load_split
 from .evaluate import Report, evaluate, print_report, score, write_metrics
-from .ops import leakage
+from .ops import leakage, learning_curve, overfitting, slices
 from .ops.plots import write_plots
 from .predict import load_model
 from .register import log_and_register
@@ -26,8 +26,11 @@ STAGES = ("config", "data", "features", "train", "evaluate", "register", "predic
 
 def run_training(settings: Settings) -> None:
     """``make train``: every batch stage, printing the test table and the champion's fate,
-    and the leakage screen's verdict (``ops/leakage.py``: a question, not a stage).
-    ``ENGINE=dask`` swaps only train and evaluate for their cluster form (``ops/scale_out.py``)."""
+    and the leakage screen's verdict (``ops/leakage.py``: a question, not a stage). The
+    other ``ops/`` questions (overfitting, learning curve, slices) write their evidence
+    to ``reports/``, logged with the run. ``ENGINE=dask`` swaps only train and evaluate
+    for their cluster form (``ops/scale_out.py``); the questions then read its bounded
+    sample of rows."""
     if settings.engine == "dask":
         result, report = _on_cluster(settings)
     else:
@@ -46,8 +49,14 @@ def run_training(settings: Settings) -> None:
         result.schema,
         result.threshold,
         reports,
+        rows=test,
+        train=result.split.train,
     )
     files = plots + leakage.write(screened, reports)
+    files += overfitting.write(overfitting.boosting_curve(result, settings), reports)
+    curve = learning_curve.learning_curve(result, settings)
+    files += learning_curve.write(curve, result.selected, reports)
+    files += slices.write(slices.slice_report(result), reports)
     print(log_and_register(result, report, settings, files).message)
 
 

@@ -28,6 +28,7 @@ from mlflow.tracking import MlflowClient
 from .config import Settings
 from .data import Schema
 from .ops import tracking
+from .ops.reason_codes import EXPLAINER_FILE, Explainer
 
 ONNX_FILE = "model.onnx"  # in the model folder, and under onnx/ in the run (register.py)
 
@@ -47,6 +48,7 @@ class ServedModel:
     run_id: str
     session: onnxruntime.InferenceSession | None = None
     pipeline: Any = None
+    explainer: Explainer | None = None  # None for a run registered without explainer.json
 
     def predict_proba(self, columns: Mapping[str, Sequence[Any]]) -> np.ndarray:
         """Class probabilities (columns in ``schema.classes`` order) for feature columns."""
@@ -56,18 +58,21 @@ class ServedModel:
         frame = pd.DataFrame({name: list(columns[name]) for name in self.schema.features})
         return np.asarray(self.pipeline.predict_proba(self.schema.features_frame(frame)))
 
-    def predict(self, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    def predict(
+        self, records: Sequence[Mapping[str, Any]], explain: bool = False
+    ) -> list[dict[str, Any]]:
         """The service's answer per record: label, P(label), every class's P, version, IDs.
 
         The label is the one rule ``Schema.predict_labels`` applies everywhere (binary:
         P(positive) against the threshold chosen on out-of-fold predictions), so
-        ``label_probability`` can be under 0.5 for a binary label.
+        ``label_probability`` can be under 0.5 for a binary label. ``explain`` adds the
+        top feature contributions (``ops/reason_codes.py``).
         """
         columns = {name: [record.get(name) for record in records] for name in self.schema.features}
         proba = self.predict_proba(columns)
         labels = self.schema.predict_labels(proba, self.threshold).tolist()
         classes = self.schema.classes
-        return [
+        answers = [
             {
                 "label": label,
                 "label_probability": row[classes.index(label)],
@@ -77,6 +82,15 @@ class ServedModel:
             }
             for record, label, row in zip(records, labels, proba.tolist(), strict=True)
         ]
+        if explain and self.explainer is not None:
+            for answer, why in zip(answers, self.explainer.explain(columns, labels), strict=True):
+                answer["explanation"] = {
+                    "explained_class": why.explained_class,
+                    "base_value": why.base_value,
+                    "raw_score": why.raw_score,
+                    "top_features": why.top(),
+                }
+        return answers
 
     def predict_frame(self, frame: pd.DataFrame) -> np.ndarray:
         """Class probabilities for raw rows as read from a CSV (extra columns are ignored)."""
@@ -120,8 +134,21 @@ def load_model(settings: Settings) -> ServedModel:
     runtime: dict[str, Any] = {"session": onnx_session(onnx.read_bytes())} if onnx else {}
     if onnx is None:
         runtime["pipeline"] = mlflow.sklearn.load_model(source)
+    if explainer := _explainer(settings, run_id, Path(source)):
+        runtime["explainer"] = Explainer(json.loads(explainer.read_text()), schema)
     threshold, metrics = metadata["threshold"], metadata["test_metrics"]
     return ServedModel(schema, threshold, metrics, version, run_id, **runtime)
+
+
+def _explainer(settings: Settings, run_id: str, folder: Path) -> Path | None:
+    """``explainer.json`` from the model folder or the run; None if it logged none."""
+    if not settings.model_uri:
+        return folder / EXPLAINER_FILE if (folder / EXPLAINER_FILE).exists() else None
+    try:
+        uri = f"runs:/{run_id}/explain/{EXPLAINER_FILE}"
+        return Path(mlflow.artifacts.download_artifacts(uri))
+    except (MlflowException, OSError):
+        return None
 
 
 def source_version(settings: Settings) -> str:

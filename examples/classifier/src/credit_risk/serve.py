@@ -15,7 +15,7 @@ and the label rule of ``data.py``'s ``Schema``) -> the JSON answer. A background
 import os
 from typing import Annotated, Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model, with_config
@@ -36,6 +36,21 @@ from .ops.predictions import PredictionLog
 from .predict import ServedModel, load_model, source_version
 
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+Explain = Annotated[bool, Query(description="Add each record's top feature contributions")]
+
+
+class Contribution(BaseModel):
+    feature: str
+    contribution: float = Field(description="Signed, in raw-score units (log-odds if binary)")
+
+
+class Explanation(BaseModel):
+    """Why: ``raw_score`` = ``base_value`` + every feature's contribution (ops/reason_codes.py)."""
+
+    explained_class: str = Field(description="The class whose raw score is explained")
+    base_value: float = Field(description="The raw score of an average training row")
+    raw_score: float = Field(description="This record's raw score for explained_class")
+    top_features: list[Contribution] = Field(description="The largest contributions by size")
 
 
 class Prediction(BaseModel):
@@ -46,6 +61,7 @@ class Prediction(BaseModel):
     probabilities: dict[str, float] = Field(description="P(class) for every class")
     model_version: str = Field(description="The registry version that answered")
     ids: dict[str, str | int] = Field(description="The record's ID columns, as sent")
+    explanation: Explanation | None = Field(None, description="Only with ?explain=true")
 
 
 class BatchPrediction(BaseModel):
@@ -129,18 +145,18 @@ def create_app(settings: Settings | None = None, model: ServedModel | None = Non
     # there whole. The response models document the API; `json_response` sends the dicts
     # `ServedModel.predict` built without validating them a second time.
     @app.post("/predict", response_model=Prediction, responses=ERROR_RESPONSES)
-    async def predict_one(record: Record) -> Response:  # type: ignore[valid-type]
-        """Score one record."""
-        predictions = reloader.current.model.predict([record])
+    async def predict_one(record: Record, explain: Explain = False) -> Response:  # type: ignore[valid-type]
+        """Score one record; ``?explain=true`` adds its top feature contributions."""
+        predictions = reloader.current.model.predict([record], explain)
         if log is not None:
             await run_in_threadpool(log.write, [record], predictions)
         return json_response(predictions[0])
 
     @app.post("/predict/batch", response_model=BatchPrediction, responses=ERROR_RESPONSES)
-    def predict_batch(batch: Batch) -> Response:  # type: ignore[valid-type]
+    def predict_batch(batch: Batch, explain: Explain = False) -> Response:  # type: ignore[valid-type]
         """Score up to ``max_batch_rows`` records in one call (in the thread pool: plain def)."""
         records = batch.records  # type: ignore[attr-defined]
-        predictions = reloader.current.model.predict(records)
+        predictions = reloader.current.model.predict(records, explain)
         if log is not None:
             log.write(records, predictions)
         return json_response({"predictions": predictions})

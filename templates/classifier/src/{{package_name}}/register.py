@@ -31,6 +31,7 @@ from .data import Schema, file_sha256
 from .evaluate import Report
 from .ops import champion, tracking
 from .ops.onnx_compile import ONNX_FILE, compile_onnx
+from .ops.reason_codes import EXPLAINER_FILE, describe
 from .train import TrainResult
 
 # skops refuses to load types it does not know: these are LightGBM's and numpy's dtype
@@ -84,8 +85,11 @@ def log_and_register(
             suffix = "" if model_name == report.selected else f"_{model_name}"
             mlflow.log_metrics({f"test_{key}{suffix}": value for key, value in values.items()})
         mlflow.log_metric("onnx_max_abs_diff", onnx_error)
-        for file in files:  # the plots and the leakage screen under reports/
+        for file in files:  # the plots and the ops/ reports under reports/, with this run's id
+            _stamp_run_id(file, run.info.run_id)
             mlflow.log_artifact(str(file), artifact_path="reports")
+        explainer = describe(result.model, schema, result.split.train)
+        mlflow.log_dict(explainer, f"explain/{EXPLAINER_FILE}")
         if onnx_model is not None:
             with tempfile.TemporaryDirectory() as folder:
                 (Path(folder) / ONNX_FILE).write_bytes(onnx_model)
@@ -108,6 +112,13 @@ def log_and_register(
     if promoted:
         export_champion(settings, version)
     return Registration(run.info.run_id, version, promoted, message)
+
+
+def _stamp_run_id(file: Path, run_id: str) -> None:
+    """Write the run id into a JSON report, so `mlportfolio check` can spot stale evidence."""
+    if file.suffix == ".json":
+        body = json.loads(file.read_text(encoding="utf-8"))
+        file.write_text(json.dumps({**body, "run_id": run_id}, indent=2) + "\n", encoding="utf-8")
 
 
 def _example_rows(train: pd.DataFrame, schema: Schema, n_rows: int = 5) -> pd.DataFrame:
@@ -183,7 +194,7 @@ def promote_if_better(
 
 
 def export_champion(settings: Settings, version: str) -> Path:
-    """Copy a registered version's model folder (and its ONNX) to ``model_dir`` to serve.
+    """Copy a registered version's model folder (its ONNX, its explainer) to ``model_dir`` to serve.
 
     A container then needs only this folder, not the tracking server. ``registry.json``
     names the version (a running service watches it) and ``example_request.json`` is a
@@ -202,6 +213,9 @@ def export_champion(settings: Settings, version: str) -> Path:
         mlflow.artifacts.download_artifacts(
             f"runs:/{run_id}/onnx/{ONNX_FILE}", dst_path=str(staging)
         )
+    mlflow.artifacts.download_artifacts(
+        f"runs:/{run_id}/explain/{EXPLAINER_FILE}", dst_path=str(staging)
+    )
     (staging / "example_request.json").write_text(json.dumps(_example(staging), indent=2) + "\n")
     registry = {"model_name": settings.model_name, "version": version, "run_id": run_id}
     (staging / "registry.json").write_text(json.dumps(registry) + "\n")

@@ -1,29 +1,27 @@
 """Fill the README's machine-written blocks from the champion's (or latest) MLflow run.
 
 ``make report`` rewrites only what sits between ``<!-- auto:NAME -->`` markers in
-README.md (the dataset card, the model comparison and the headline number) and writes
-``reports/walkthrough.json`` for ``mlportfolio check``. Every number comes from the run
-or the data file; running it twice changes nothing.
+README.md (the dataset card, the model comparison, the headline number and the interview
+questions answered from the run, ``ops/answers.py``) and writes
+``reports/walkthrough.json`` for ``mlportfolio check``. It first copies the run's
+``reports/`` artifacts back into ``reports/``, so each evidence link opens that run's
+file. Every number comes from the run or the data file; running it twice changes nothing.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import mlflow
 from mlflow.entities import Run
-from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from .config import PROJECT_ROOT, Settings
 from .data import read_raw
 from .evaluate import COLUMNS as METRICS
 from .evaluate import MAJORITY
-from .ops import champion, tracking
+from .ops import answers, champion, tracking
 from .ops.readme_blocks import SUMMARY_FILE, ReadmeBlockError, markdown_table, publish
 
 COLUMNS = {"pr_auc": "PR-AUC", "roc_auc": "ROC-AUC", "f1": "F1", "brier": "Brier (lower is better)"}
@@ -139,17 +137,6 @@ def headline_block(facts: RunFacts) -> str:
     )
 
 
-def leakage_screen(run_id: str) -> dict[str, Any]:
-    """The run's leakage screen (``reports/leakage.json``, from ``ops/leakage.py``)."""
-    try:
-        path = mlflow.artifacts.download_artifacts(
-            run_id=run_id, artifact_path="reports/leakage.json"
-        )
-    except (MlflowException, OSError):
-        return {"verdict": "This run has no leakage screen: `make train` again.", "flagged": []}
-    return dict(json.loads(Path(path).read_text()))
-
-
 def resume_bullets(facts: RunFacts, settings: Settings) -> list[str]:
     """Two resume lines built only from the run's numbers.
 
@@ -193,14 +180,14 @@ def report(settings: Settings, readme: Path) -> tuple[RunFacts, bool]:
     tracking.configure()
     run, source = find_run(MlflowClient(), settings)
     facts = run_facts(run, source)
-    screened = leakage_screen(facts.run_id)
+    evidence = answers.restore_reports(facts.run_id, settings.path(settings.reports_dir))
     blocks = {
         "dataset": dataset_block(settings, facts),
         "comparison": comparison_block(facts),
         "headline": headline_block(facts),
-        "leakage": screened["verdict"],
     }
-    warnings = [f"possible leak: {name}" for name in screened["flagged"]]
+    flagged = evidence.get("leakage", {}).get("flagged", [])
+    warnings = [f"possible leak: {name}" for name in flagged]
     try:
         changed = publish(
             readme,
@@ -210,6 +197,7 @@ def report(settings: Settings, readme: Path) -> tuple[RunFacts, bool]:
             metrics=quotable_metrics(facts),
             resume_bullets=resume_bullets(facts, settings),
             warnings=warnings,
+            answers=answers.build(facts, run.data.metrics, evidence),
         )
     except ReadmeBlockError as error:
         raise ReportError(str(error)) from error

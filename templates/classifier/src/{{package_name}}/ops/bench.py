@@ -1,7 +1,8 @@
 """How fast is the service, and compared with what? ``make bench``: one model, served five ways.
 
 Rows: the served model called in-process (the ONNX session, or the pipeline when no ONNX
-was logged) and the scikit-learn pipeline on a one-row DataFrame, for the floor; our
+was logged) and the scikit-learn pipeline on a one-row DataFrame, for the floor; the
+service's whole answer in-process without and with reason codes (``?explain=true``); our
 ``/predict``; ``mlflow models serve`` on the same model folder; a naive FastAPI endpoint
 that builds a pandas DataFrame per request; an empty FastAPI endpoint, for the ceiling.
 Columns: req/s, p50 and p99 latency for single records at concurrency 8, and rows/s for
@@ -184,6 +185,11 @@ def main() -> None:
             lambda batch: pipeline.predict_proba(served.schema.features_frame(pd.DataFrame(batch))),
             records,
             seconds,
+        ),
+        # The cost of reason codes per request: the same answer without and with them.
+        "in-process, predict()": in_process(served.predict, records, seconds),
+        "in-process, explain": in_process(
+            lambda batch: served.predict(batch, explain=True), records, seconds
         ),
     }
     if shutil.which("wrk") is None:
