@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -132,3 +134,14 @@ def test_user_corpus_is_copied_with_its_folder_structure(tmp_path: Path) -> None
     copied = examples.files_under(project.path / "data" / "corpus")
     assert copied == {"intro.md", "guides/setup.rst"}
     assert 'corpus: "custom"' in (project.path / ".copier-answers.yml").read_text()
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_a_long_project_name_renders_lint_clean_code(kind: str, tmp_path: Path) -> None:
+    """The package name lands in code lines; a long one must not push them past 100."""
+    dest = tmp_path / "customer-churn-prediction"  # a 25-character package
+    project = new_project(NewProject(kind=kind, dest=dest, defaults=True)).path
+    ruff = [sys.executable, "-m", "ruff"]
+    for command in (["check", "--no-cache", "."], ["format", "--no-cache", "--check", "."]):
+        result = subprocess.run([*ruff, *command], cwd=project, capture_output=True, text=True)
+        assert result.returncode == 0, result.stdout + result.stderr

@@ -17,7 +17,11 @@ from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict
 
 from credit_risk.ops import http
-from credit_risk.ops.http import ERROR_RESPONSES, RequestDeadline, add_http_plumbing
+from credit_risk.ops.http import (
+    ERROR_RESPONSES,
+    RequestDeadline,
+    add_http_plumbing,
+)
 
 LIMIT = 1000
 

@@ -81,7 +81,8 @@ def test_gunicorn_settings_come_from_the_project_settings(
     monkeypatch.setenv(f"{ENV_PREFIX}HOST", "127.0.0.1")
     monkeypatch.setenv(f"{ENV_PREFIX}PORT", "8123")
     monkeypatch.setenv(f"{ENV_PREFIX}WORKERS", "3")
-    conf = importlib.reload(importlib.import_module("review_sentiment.ops.gunicorn_conf"))
+    module = "review_sentiment.ops.gunicorn_conf"
+    conf = importlib.reload(importlib.import_module(module))
     assert conf.bind == ["127.0.0.1:8123"]
     assert conf.workers == 3
     module, _, factory = conf.wsgi_app.partition(":")

@@ -17,7 +17,11 @@ from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict
 
 from review_sentiment.ops import http
-from review_sentiment.ops.http import ERROR_RESPONSES, RequestDeadline, add_http_plumbing
+from review_sentiment.ops.http import (
+    ERROR_RESPONSES,
+    RequestDeadline,
+    add_http_plumbing,
+)
 
 LIMIT = 1000
 

@@ -80,7 +80,8 @@ def test_gunicorn_settings_come_from_the_project_settings(
     monkeypatch.setenv(f"{ENV_PREFIX}PORT", "8123")
     monkeypatch.setenv(f"{ENV_PREFIX}WORKERS", "3")
     monkeypatch.delenv(f"{ENV_PREFIX}TORCH_THREADS", raising=False)
-    conf = importlib.reload(importlib.import_module("python_docs_qa.ops.gunicorn_conf"))
+    module = "python_docs_qa.ops.gunicorn_conf"
+    conf = importlib.reload(importlib.import_module(module))
     assert conf.bind == ["127.0.0.1:8123"]
     assert conf.workers == 3
     assert os.environ[f"{ENV_PREFIX}TORCH_THREADS"] == "1"  # what the workers inherit

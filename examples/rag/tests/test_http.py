@@ -17,7 +17,11 @@ from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict
 
 from python_docs_qa.ops import http
-from python_docs_qa.ops.http import ERROR_RESPONSES, RequestDeadline, add_http_plumbing
+from python_docs_qa.ops.http import (
+    ERROR_RESPONSES,
+    RequestDeadline,
+    add_http_plumbing,
+)
 
 LIMIT = 1000
 

@@ -15,7 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from python_docs_qa.answer import Answer, Assistant, Citation, LLMError, cited_numbers
+from python_docs_qa.answer import (
+    Answer,
+    Assistant,
+    Citation,
+    LLMError,
+    cited_numbers,
+)
 from python_docs_qa.chunking import Passage, split_sentences
 from python_docs_qa.config import Settings
 from python_docs_qa.evaluate import (

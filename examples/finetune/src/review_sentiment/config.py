@@ -1,8 +1,9 @@
 """Every knob of the project in one place, read from ``REVIEW_SENTIMENT_*`` env vars.
 
 Why pydantic-settings: the same code runs on a laptop, in CI (``make train-smoke``) and in
-a container, and only the environment changes. ``REVIEW_SENTIMENT_MAX_EPOCHS=1 make train``
-works without touching code, and a typo in a value fails at start-up, not an hour in.
+a container, and only the environment changes.
+``REVIEW_SENTIMENT_MAX_EPOCHS=1 make train`` works without touching code,
+and a typo in a value fails at start-up, not an hour in.
 """
 
 from __future__ import annotations

@@ -7,8 +7,8 @@ decides nothing: it answers "does the artifact being served score what the run s
 which catches a wrong export, a changed tokenizer or a changed data file.
 
 Refused when the data file changed since that model was trained: its test rows could then
-include texts it trained on. ``python -m review_sentiment.evaluate`` also runs at the end
-of ``make train``.
+include texts it trained on. ``python -m review_sentiment.evaluate`` also runs at
+the end of ``make train``.
 """
 
 from __future__ import annotations

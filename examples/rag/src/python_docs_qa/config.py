@@ -123,7 +123,10 @@ class Settings(BaseSettings):
     seed: int = 42
 
     # serving
-    model_name: str = Field("python_docs_qa", description="The name /metadata reports")
+    model_name: str = Field(
+        "python_docs_qa",
+        description="The name /metadata reports",
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = Field(1, ge=1, description="Processes of the image; each loads the index")

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import mlflow
 
-PROJECT_ROOT = Path(__file__).resolve().parents[3]  # src/credit_risk/ops/tracking.py
+# this file is src/credit_risk/ops/tracking.py: three folders below the project
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_TRACKING_URI = f"sqlite:///{PROJECT_ROOT / 'mlflow.db'}"
 EXPERIMENT = "credit_risk"
 MODEL_NAME = "credit_risk"

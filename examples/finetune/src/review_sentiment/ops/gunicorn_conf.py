@@ -6,7 +6,8 @@ Everything else about serving in production lives here. gunicorn supervises ``wo
 processes (restarts one that dies, stops them gracefully on SIGTERM); each is a uvicorn
 event loop with its own copy of the model and its own hot-reload poll. Host, port and
 worker count are the project's settings (the image sets the host to 0.0.0.0):
-``REVIEW_SENTIMENT_HOST``, ``REVIEW_SENTIMENT_PORT``, ``REVIEW_SENTIMENT_WORKERS``.
+``REVIEW_SENTIMENT_HOST``, ``REVIEW_SENTIMENT_PORT``,
+``REVIEW_SENTIMENT_WORKERS``.
 """
 
 from pathlib import Path
@@ -15,7 +16,8 @@ from review_sentiment.config import Settings
 
 _settings = Settings()
 
-wsgi_app = "review_sentiment.serve:app_from_env()"  # an ASGI app, despite gunicorn's name
+# an ASGI app, despite gunicorn's name for the setting
+wsgi_app = "review_sentiment.serve:app_from_env()"
 # uvicorn's worker, plus a deadline for slow clients (ops/http.py's RequestDeadline)
 worker_class = "review_sentiment.ops.http.Worker"
 bind = [f"{_settings.host}:{_settings.port}"]

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import mlflow
 
-PROJECT_ROOT = Path(__file__).resolve().parents[3]  # src/review_sentiment/ops/tracking.py
+# this file is src/review_sentiment/ops/tracking.py: three folders below the project
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_TRACKING_URI = f"sqlite:///{PROJECT_ROOT / 'mlflow.db'}"
 EXPERIMENT = "review_sentiment"
 MODEL_NAME = "review_sentiment"

@@ -7,7 +7,8 @@ processes (restarts one that dies, stops them gracefully on SIGTERM, replaces th
 on SIGHUP: new workers load the index on disk now, old ones finish their requests); each
 is a uvicorn event loop with its own copy of the index and the embedding model. Host, port
 and worker count are the project's settings (the image sets the host to 0.0.0.0):
-``PYTHON_DOCS_QA_HOST``, ``PYTHON_DOCS_QA_PORT``, ``PYTHON_DOCS_QA_WORKERS``.
+``PYTHON_DOCS_QA_HOST``, ``PYTHON_DOCS_QA_PORT``,
+``PYTHON_DOCS_QA_WORKERS``.
 """
 
 import os
@@ -22,7 +23,8 @@ os.environ.setdefault(f"{ENV_PREFIX}TORCH_THREADS", "1")
 
 _settings = Settings()
 
-wsgi_app = "python_docs_qa.serve:app_from_env()"  # an ASGI app, despite gunicorn's name
+# an ASGI app, despite gunicorn's name for the setting
+wsgi_app = "python_docs_qa.serve:app_from_env()"
 # uvicorn's worker, plus a deadline for slow clients (ops/http.py's RequestDeadline)
 worker_class = "python_docs_qa.ops.http.Worker"
 bind = [f"{_settings.host}:{_settings.port}"]

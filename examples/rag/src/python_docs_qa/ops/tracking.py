@@ -13,7 +13,8 @@ from pathlib import Path
 
 import mlflow
 
-PROJECT_ROOT = Path(__file__).resolve().parents[3]  # src/python_docs_qa/ops/tracking.py
+# this file is src/python_docs_qa/ops/tracking.py: three folders below the project
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_TRACKING_URI = f"sqlite:///{PROJECT_ROOT / 'mlflow.db'}"
 EXPERIMENT = "python_docs_qa"
 MODEL_NAME = "python_docs_qa"
