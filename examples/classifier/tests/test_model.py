@@ -36,7 +36,7 @@ def test_lightgbm_beats_the_linear_baseline_in_cross_validation(trained: TrainRe
 
 
 @pytest.mark.parametrize("name", [LINEAR, LIGHTGBM])
-def test_onnx_equals_the_pipeline_on_the_whole_test_split(trained: TrainResult, name: str) -> None:
+def test_onnx_equals_the_pipeline_on_every_training_row(trained: TrainResult, name: str) -> None:
     onnx, error = compile_onnx(trained.models[name], trained.schema, trained.split.train)
     assert onnx is not None and error <= ONNX_TOLERANCE
 

@@ -20,7 +20,7 @@ ENV_PREFIX = "REVIEW_SENTIMENT_"
 class Settings(BaseSettings):
     """Data, training, artifact and serving settings (defaults fit a 2-core laptop)."""
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", extra="ignore")
 
     # data ------------------------------------------------------------------------
     data_file: Path = PROJECT_ROOT / "data/raw/rotten_tomatoes.csv"

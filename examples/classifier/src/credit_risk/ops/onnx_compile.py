@@ -5,8 +5,9 @@ one ONNX graph; onnxmltools supplies LightGBM's converter. ``register.py`` calls
 ``compile_onnx`` at training time and logs the result beside the model only when it returns
 the pipeline's probabilities within ``ONNX_TOLERANCE`` on every training row (ONNX computes
 in float32; the test split stays untouched, kept for the reported numbers). ``predict.py``
-runs it with onnxruntime, so the serving process needs neither the converters nor LightGBM,
-unless no file was logged: then it runs the pipeline.
+runs it with onnxruntime, so predictions need neither the converters nor LightGBM (reason
+codes load the booster on the first ``?explain=true``), unless no file was logged: then it
+runs the pipeline.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -71,11 +72,16 @@ class Explainer:
     def __init__(self, description: Mapping[str, Any], schema: Schema) -> None:
         self.schema = schema
         self.description = dict(description)
-        self._booster = None
-        if description["kind"] == "lightgbm":
-            import lightgbm  # here, not at the top: a linear champion never needs it
 
-            self._booster = lightgbm.Booster(model_str=description["booster"])
+    @cached_property
+    def _booster(self) -> Any:
+        """The LightGBM booster, loaded at the first explained request: a service nobody asks
+        to explain (or a linear champion) never imports LightGBM."""
+        if self.description["kind"] != "lightgbm":
+            return None
+        import lightgbm
+
+        return lightgbm.Booster(model_str=self.description["booster"])
 
     def explain(
         self, columns: Mapping[str, Sequence[Any]], labels: Sequence[str]
