@@ -12,7 +12,8 @@ import pytest
 from python_docs_qa import documents, ingest
 from python_docs_qa.chunking import chunk_section
 from python_docs_qa.config import Settings
-from python_docs_qa.documents import CorpusError, Section, rst_sections
+from python_docs_qa.documents import Section, rst_sections
+from python_docs_qa.ingest import CorpusError
 
 MakeSettings = Callable[..., Settings]
 
@@ -170,7 +171,7 @@ def test_huge_file_is_skipped(
     fresh_root: Path, make_settings: MakeSettings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (fresh_root / "corpus" / "huge.txt").write_text("word " * 1000)
-    monkeypatch.setattr(documents, "MAX_FILE_BYTES", 1000)
+    monkeypatch.setattr(documents, "MAX_FILE_BYTES", 1000)  # read at each check
     corpus = ingest.read_corpus(make_settings(fresh_root))
     assert [s.path for s in corpus.skipped] == ["huge.txt"]
     assert "limit" in corpus.skipped[0].reason

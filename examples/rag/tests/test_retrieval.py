@@ -21,14 +21,14 @@ from python_docs_qa.answer import (
     Citation,
     LLMError,
     cited_numbers,
+    split_sentences,
 )
-from python_docs_qa.chunking import Passage, split_sentences
+from python_docs_qa.chunking import Passage
 from python_docs_qa.config import Settings
 from python_docs_qa.evaluate import (
     Question,
     answer_metrics,
     load_questions,
-    mcnemar_p,
     ranks,
     retrieval_metrics,
     split,
@@ -36,6 +36,7 @@ from python_docs_qa.evaluate import (
 from python_docs_qa.ops import injection, refusal
 from python_docs_qa.ops.fusion import choose_weight
 from python_docs_qa.ops.llm import chat_answer
+from python_docs_qa.ops.significance import mcnemar_p
 from python_docs_qa.ops.synthetic import held_out, synthetic_questions
 from python_docs_qa.retrieval import Hit, Retriever, tokenize
 

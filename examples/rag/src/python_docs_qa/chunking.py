@@ -1,10 +1,9 @@
 """Stage 3, chunk: cut sections into overlapping passages small enough to embed whole.
 
-MiniLM reads at most ``max_seq_length`` tokens (a setting) and ignores the rest, so
-passages are kept near ``chunk_words`` words: about what that many tokens hold, title
-included (``Passage.indexed_text``); a word past the limit is still found by BM25. The
-overlap keeps a sentence that straddles a cut findable from both sides. Paragraphs are kept
-whole where they fit, so a passage reads like the document.
+MiniLM reads ``max_seq_length`` tokens and ignores the rest, so a passage is kept near
+``chunk_words`` words, about what those tokens hold (BM25 still sees every word).
+Paragraphs stay whole where they fit, so a passage reads like the document, and the
+overlap keeps a sentence that straddles a cut findable from both sides.
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ from dataclasses import asdict, dataclass
 
 from .documents import Section
 
+# A sentence ends at . ! or ? followed by space and a capital, digit, bracket or quote.
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"'])")
 
 
@@ -36,15 +36,6 @@ class Passage:
     def to_dict(self) -> dict[str, str]:
         """A JSON-ready row."""
         return asdict(self)
-
-
-def split_sentences(text: str) -> list[str]:
-    """Sentences of a passage (a code line counts as one)."""
-    sentences = []
-    for block in re.split(r"\n\s*\n", text):
-        block = " ".join(block.split())
-        sentences += [part.strip() for part in _SENTENCE_END.split(block) if part.strip()]
-    return sentences
 
 
 def chunk_section(section: Section, chunk_words: int, overlap_words: int) -> list[Passage]:
@@ -75,11 +66,8 @@ def chunk_section(section: Section, chunk_words: int, overlap_words: int) -> lis
 
 
 def passage_id(source: str, anchor: str, number: int, text: str) -> str:
-    """A short stable id: the same place and text always give the same id.
-
-    SHA-1 names the passage and guards nothing (``usedforsecurity=False``); another hash
-    would change every id already stored in an index.
-    """
+    """A short stable id: the same place and text always give the same id (SHA-1 names,
+    it guards nothing; another hash would change every id already in an index)."""
     key = f"{source}#{anchor}#{number}#{text}".encode()
     return hashlib.sha1(key, usedforsecurity=False).hexdigest()[:12]
 
@@ -91,7 +79,7 @@ def _units(text: str, size: int) -> list[str]:
         if len(paragraph.split()) <= size:
             units.append(paragraph)
             continue
-        for sentence in split_sentences(paragraph):
+        for sentence in _SENTENCE_END.split(" ".join(paragraph.split())):
             words = sentence.split()
             units += [" ".join(words[i : i + size]) for i in range(0, len(words), size)]
     return [unit for unit in units if unit.strip()]

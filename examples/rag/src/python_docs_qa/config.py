@@ -53,50 +53,33 @@ class Settings(BaseSettings):
     retriever: Mode = "hybrid"
     top_k: int = Field(5, ge=1, le=50)
     candidates: int = Field(
-        50,
-        ge=1,
-        description="Hits each retriever hands to the fusion: ten times top_k, so a passage "
-        "ranked low by one retriever can still be lifted by the other",
-    )
+        50, ge=1, description="Hits each retriever hands the fusion: a passage one ranks low "
+        "can still be lifted by the other"
+    )  # fmt: skip
     rrf_k: int = Field(
-        60,
-        ge=1,
-        description="Reciprocal-rank fusion constant, 1/(rrf_k + rank): the "
-        "literature's standard value (Cormack et al., 2009), not tuned here",
-    )
+        60, ge=1, description="Rank-fusion constant, 1/(rrf_k + rank): the standard value "
+        "(Cormack et al., 2009), not tuned here"
+    )  # fmt: skip
     dense_weight: float | None = Field(
-        None,
-        ge=0,
-        le=1,
-        description="Weight w of the dense ranking in fusion (BM25 gets 1 - w). Unset: the "
-        "weight `make train` chose on the dev split for the served index",
-    )
+        None, ge=0, le=1, description="Weight w of the dense ranking in fusion (BM25 gets "
+        "1 - w). Unset: the weight `make train` chose on the dev split for the served index"
+    )  # fmt: skip
     min_confidence: float = Field(
-        0.35,
-        ge=-1,
-        le=1,
-        description="Refuse when the best passage's cosine similarity to the question is "
-        "below this. A fixed value, not fitted on test; `make train` plots what the refusal "
-        "gate trades (reports/refusal.png, docs/DESIGN.md 'Hallucination control')",
-    )
+        0.35, ge=-1, le=1, description="Refuse when the best passage's cosine similarity to "
+        "the question is below this: a stated value, not fitted (docs/DESIGN.md)"
+    )  # fmt: skip
 
     # answering
     answer_backend: Literal["extractive", "openai"] = "extractive"
     answer_sentences: int = Field(3, ge=1, le=10, description="Sentences quoted at most")
     answer_candidates: int = Field(
-        4,
-        ge=1,
-        le=30,
-        description="Sentences of the top passages embedded per question to find the ones "
-        "closest in meaning; each adds milliseconds to /ask (docs/DESIGN.md)",
-    )
+        4, ge=1, le=30, description="Sentences embedded per question to find the closest in "
+        "meaning; each adds milliseconds to /ask"
+    )  # fmt: skip
     min_sentence_similarity: float = Field(
-        0.45,
-        ge=-1,
-        le=1,
-        description="Refuse when no candidate sentence is this similar to the question, and "
-        "never quote one below it. A stated value (docs/DESIGN.md, 'Hallucination control')",
-    )
+        0.45, ge=-1, le=1, description="Refuse when no candidate sentence is this similar to "
+        "the question; never quote one below it. A stated value (docs/DESIGN.md)"
+    )  # fmt: skip
     llm_base_url: str = Field(
         "http://127.0.0.1:11434/v1",
         description="OpenAI-compatible API root: OpenAI, Ollama, vLLM, llama.cpp server",
@@ -108,25 +91,19 @@ class Settings(BaseSettings):
     # evaluation (the questions of eval_file, or synthetic ones, split into dev and test)
     eval_limit: int | None = Field(None, ge=1, description="Evaluate only the first N questions")
     dev_fraction: float = Field(
-        0.4,
-        ge=0,
-        lt=1,
-        description="Share of gold sections whose questions form the dev split, which "
-        "chooses the fusion weight; the rest are the test split, which chooses nothing",
-    )
+        0.4, ge=0, lt=1, description="Share of gold sections whose questions form the dev "
+        "split, which chooses the fusion weight; the test split chooses nothing"
+    )  # fmt: skip
     synthetic_questions: int = Field(100, ge=1, description="Sampled when there is no eval file")
     unanswerable_file: Path = Field(
         Path("data/eval/unanswerable.jsonl"),
-        description="Questions the corpus cannot answer, scored beside the answerable ones "
-        "to show what refusing costs; absent: other-domain questions (ops/refusal.py)",
+        description="Questions the corpus cannot answer, for the refusal tradeoff "
+        "(ops/refusal.py; absent: other-domain questions)",
     )
     seed: int = 42
 
     # serving
-    model_name: str = Field(
-        "python_docs_qa",
-        description="The name /metadata reports",
-    )
+    model_name: str = Field("python_docs_qa", description="The name /metadata reports")
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = Field(1, ge=1, description="Processes of the image; each loads the index")

@@ -1,16 +1,15 @@
 """Stage 5, ingest (``make ingest``): corpus folder -> passages -> vectors -> index on disk.
 
-The index is built in a temporary folder and swapped in only when complete (the old
-folder renamed aside, the new one renamed into place, the old one deleted), so a
-failure (a bad file, Ctrl-C) leaves the previous index untouched: nothing is ever half
-ingested. A running service is not affected: it holds its index in memory and loads
-the new one only when told to (SIGHUP, docs/DESIGN.md). Embeddings come from a
-per-document cache (``ops/cache.py``), so re-ingesting after editing one file embeds
-only that file.
+A file that cannot be used is skipped with one line saying why; a folder with nothing
+usable is an error. The index is written to a temporary folder and renamed into place
+only when complete, so a failure (a bad file, Ctrl-C) leaves the previous index as it
+was. Vectors come from a per-document cache (``ops/cache.py``): editing one file
+re-embeds only that file. A running service keeps its index until told to reload.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import shutil
@@ -26,9 +25,21 @@ import numpy as np
 from . import documents
 from .chunking import Passage, chunk_section
 from .config import Settings
-from .documents import CorpusError, Skipped
+from .documents import DOCUMENT_SUFFIXES, PASSAGES_SUFFIX
 from .ops.cache import embed_passages, model_fingerprint
 from .ops.subset import subset
+
+
+class CorpusError(RuntimeError):
+    """The corpus folder has no usable document (the message says what to do)."""
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file left out of the corpus, and why (shown as one line)."""
+
+    path: str
+    reason: str
 
 
 @dataclass
@@ -40,13 +51,50 @@ class Corpus:
     documents: int = 0
 
 
+def corpus_files(corpus_dir: Path) -> list[Path]:
+    """Every candidate file below ``corpus_dir`` (hidden files and folders left out)."""
+    if not corpus_dir.is_dir():
+        raise CorpusError(f"corpus folder {corpus_dir} does not exist: put documents there")
+    files = sorted(
+        path
+        for path in corpus_dir.rglob("*")
+        if path.is_file()
+        and not any(part.startswith(".") for part in path.relative_to(corpus_dir).parts)
+        and (path.suffix.lower() in DOCUMENT_SUFFIXES or path.name.endswith(PASSAGES_SUFFIX))
+    )
+    if not files:
+        raise CorpusError(
+            f"corpus folder {corpus_dir} has no .md, .rst, .txt, .html or .pdf files: add some"
+        )
+    return files
+
+
+def check_file(path: Path) -> str | None:
+    """Why ``path`` cannot be read as a document, or ``None`` when it can."""
+    try:
+        size = path.stat().st_size
+        head = path.read_bytes()[:8192] if size else b""
+    except OSError as error:
+        return f"unreadable ({error.strerror}): fix its permissions or remove it"
+    if size == 0:
+        return "empty: add text or remove it"
+    if size > documents.MAX_FILE_BYTES:
+        limit = documents.MAX_FILE_BYTES // 2**20
+        return f"{size // 2**20} MiB, over the {limit} MiB limit: split it"
+    if path.name.endswith(PASSAGES_SUFFIX):
+        return None if head.startswith(b"\x1f\x8b") else "not a gzip file: rebuild it"
+    if path.suffix.lower() == ".pdf":
+        return None if head.startswith(b"%PDF") else "not a valid PDF: re-export it"
+    return "binary, not text: convert it to .md or .txt" if b"\x00" in head else None
+
+
 def read_corpus(settings: Settings) -> Corpus:
     """Read and chunk every usable file below ``settings.corpus_dir``."""
     root = settings.path(settings.corpus_dir)
     corpus = Corpus(passages=[])
-    for path in documents.corpus_files(root):
+    for path in corpus_files(root):
         source = path.relative_to(root).as_posix()
-        problem = documents.check_file(path)
+        problem = check_file(path)
         if problem is None:
             try:
                 passages = _file_passages(path, source, settings)
@@ -66,21 +114,14 @@ def read_corpus(settings: Settings) -> Corpus:
 
 
 def _file_passages(path: Path, source: str, settings: Settings) -> list[Passage]:
-    if path.name.endswith(documents.PASSAGES_SUFFIX):
-        return [Passage(**row) for row in documents.read_passage_file(path)]
+    if path.name.endswith(PASSAGES_SUFFIX):  # pre-chunked: one JSON passage per line
+        with gzip.open(path, "rt", encoding="utf-8") as handle:
+            return [Passage(**json.loads(line)) for line in handle if line.strip()]
     return [
         passage
         for section in documents.read_file(path, source)
         for passage in chunk_section(section, settings.chunk_words, settings.overlap_words)
     ]
-
-
-def corpus_hash(passages: list[Passage]) -> str:
-    """A hash of every passage id, in order: the corpus half of the index key."""
-    digest = hashlib.sha256()
-    for passage in passages:
-        digest.update(passage.id.encode())
-    return digest.hexdigest()[:16]
 
 
 def ingest(settings: Settings) -> dict[str, Any]:
@@ -92,13 +133,16 @@ def ingest(settings: Settings) -> dict[str, Any]:
     passages = subset(corpus.passages, settings)
     if not passages:
         raise CorpusError(f"include_sources {settings.include_sources} matches no passage")
-    key = {"corpus": corpus_hash(passages), "model": model_fingerprint(settings)}
+    corpus_key = hashlib.sha256("".join(p.id for p in passages).encode()).hexdigest()[:16]
+    key = {"corpus": corpus_key, "model": model_fingerprint(settings)}  # the index's identity
     version = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
     index_dir = settings.path(settings.index_dir)
-    current = _read_manifest(index_dir)
-    if current is not None and current.get("key") == key:
-        current["up_to_date"] = True
-        return current
+    try:
+        current: dict[str, Any] = json.loads((index_dir / "manifest.json").read_text())
+    except (OSError, ValueError):
+        current = {}
+    if current.get("key") == key:
+        return {**current, "up_to_date": True}
     embeddings, embedded = embed_passages(passages, settings)
     manifest: dict[str, Any] = {
         "version": version,  # the index's id: /ready, /metadata and the MLflow run name it
@@ -116,14 +160,6 @@ def ingest(settings: Settings) -> dict[str, Any]:
         "ingest_seconds": round(time.perf_counter() - started, 1),
     }
     _write_index(index_dir, passages, embeddings, manifest)
-    return manifest
-
-
-def _read_manifest(index_dir: Path) -> dict[str, Any] | None:
-    try:
-        manifest: dict[str, Any] = json.loads((index_dir / "manifest.json").read_text())
-    except (OSError, ValueError):
-        return None
     return manifest
 
 
@@ -155,7 +191,7 @@ def main() -> None:
     """``make ingest``: one line of result, or one line of error."""
     try:
         manifest = ingest(Settings())
-    except (CorpusError, RuntimeError) as error:
+    except RuntimeError as error:  # CorpusError, ModelError: the message says what to do
         sys.exit(f"error: {error}")
     if manifest.get("up_to_date"):
         print(f"index up to date: {manifest['passages']:,} passages (nothing to embed)")

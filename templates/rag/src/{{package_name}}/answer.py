@@ -2,17 +2,16 @@
 
 The default answerer is extractive: it quotes the sentences of the top passages closest
 in meaning to the question (cosine similarity under the model that built the index),
-each followed by ``[n]``, the number of the passage it came from. It cannot say anything
-the documents do not say, and a sentence that answers in other words beats one that only
-repeats the question's words. Similarity is about topic, not truth: to this model "save
-uncommitted changes" and "throw away uncommitted changes" are close (docs/DESIGN.md).
-The optional ``openai`` backend (``ops/llm.py``) sends the same numbered passages to a
-chat model.
+each followed by ``[n]``, the number of the passage it came from, so it cannot say
+anything the documents do not say. Similarity is about topic, not truth: to this model
+"save uncommitted changes" and "throw away uncommitted changes" are close
+(docs/DESIGN.md). The optional ``openai`` backend (``ops/llm.py``) sends the same
+numbered passages to a chat model.
 
-Two gates refuse before anything is said: retrieval is unsure (the best passage's cosine
-similarity to the question is below ``min_confidence``), or no sentence of the top
-passages is close to the question (below ``min_sentence_similarity``), so a passage on
-the right subject that does not say the answer is not quoted as if it did.
+Two gates refuse before anything is said: the best passage's cosine similarity to the
+question is below ``min_confidence`` (retrieval is unsure), or no sentence of the top
+passages reaches ``min_sentence_similarity`` (a passage on the subject that does not say
+the answer is not quoted as if it did).
 """
 
 from __future__ import annotations
@@ -20,6 +19,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -27,16 +27,18 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .chunking import split_sentences
 from .config import Mode, Settings
-from .embeddings import encode, load_model
+from .embeddings import ModelError, encode, load_model
 from .ops.llm import LLMError, chat_answer
-from .retrieval import Hit, Index, Retriever, tokenize
+from .retrieval import Hit, Index, IndexMissingError, Retriever, tokenize
 
 SNIPPET_CHARS = 300
 QUOTED_PASSAGES = 3  # past the third, the answer would quote what retrieval ranked lower
 SCORED_CHARS = 120  # a sentence is compared by its first 120 characters, about 20 words
 _CITATION_MARK = re.compile(r"\[(\d+)\]")
+# The sentence end chunking.py cuts long paragraphs at; a rule of the answer's own, so
+# changing how answers quote never changes the passages (and the index) ingest built.
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"'])")
 
 
 @dataclass(frozen=True)
@@ -114,10 +116,9 @@ class Assistant:
     ) -> list[Sentence]:
         """The shortlisted sentences of the top passages, closest in meaning first.
 
-        This embeds text on every request, so it is kept small: ``answer_candidates``
-        sentences, each cut to ``SCORED_CHARS`` for the comparison (a batch is padded to
-        its longest member, so one long code line would cost as much as several
-        sentences); the quote keeps the whole sentence.
+        This embeds on every request, so it stays small: ``answer_candidates`` sentences,
+        each compared by its first ``SCORED_CHARS`` (a batch is padded to its longest
+        member); the quote keeps the whole sentence.
         """
         candidates = shortlist(question, hits, self.settings.answer_candidates)
         if not candidates:
@@ -131,17 +132,17 @@ class Assistant:
         return sorted(sentences, key=lambda sentence: -sentence.similarity)
 
 
+def split_sentences(text: str) -> list[str]:
+    """The sentences of a passage, in order."""
+    return [part for part in _SENTENCE_END.split(" ".join(text.split())) if part]
+
+
 def shortlist(question: str, hits: list[Hit], limit: int) -> list[tuple[int, int, str]]:
     """``(passage rank, position, sentence)`` for at most ``limit`` sentences of the three
-    best passages: a cheap filter before the embedding model compares meanings.
-
-    A sentence scores the number of distinct question words it contains, divided by the
-    square root of its own number of distinct words (a long sentence does not win by size
-    alone), plus 0.3 / (rank + 1) for its passage's rank. That bonus decides when no
-    sentence shares a word with the question (a paraphrase): the top passage's sentences
-    are then taken first, in reading order. A sentence that overlapping passages repeat
-    counts once, for the higher-ranked one.
-    """
+    best passages: a cheap filter before the model compares meanings. A sentence scores
+    its distinct question words over the square root of its distinct words (length alone
+    does not win), plus 0.3 / (rank + 1), which decides when no sentence shares a word
+    with the question. A sentence that overlapping passages repeat counts once."""
     query = set(tokenize(question))
     seen: set[str] = set()
     scored: list[tuple[float, int, int, str]] = []
@@ -175,11 +176,9 @@ def cited_numbers(text: str) -> set[int]:
 def build_assistant(settings: Settings) -> Assistant:
     """Load the index and the embedding model: what the service does once at start-up.
 
-    The model runs on a pool of its own, as many threads as the cores hold calls (cores
-    divided by torch's threads per call), not on whichever request thread asks: more
-    calls at once only contend, and every thread that has run the model keeps a few
-    megabytes of freed buffers (the C allocator's per-thread arenas), which across a
-    server's 40 request threads grew memory past ``make load``'s 10% bar.
+    The model runs on a pool of its own, as many threads as the cores hold calls, not on
+    whichever request thread asks: more calls at once only contend, and every thread that
+    has run the model keeps megabytes of freed buffers (docs/DESIGN.md, "How fast").
     """
     index = Index.load(settings.path(settings.index_dir))
     model = load_model(settings)
@@ -193,16 +192,9 @@ def build_assistant(settings: Settings) -> Assistant:
 
 
 def _citation(n: int, hit: Hit) -> Citation:
-    passage = hit.passage
-    return Citation(
-        n=n,
-        title=passage.title,
-        source=passage.source,
-        anchor=passage.anchor,
-        url=passage.url,
-        snippet=_trim(passage.text, SNIPPET_CHARS),
-        score=round(hit.score, 4),
-    )
+    p = hit.passage
+    return Citation(n, p.title, p.source, p.anchor, p.url, _trim(p.text, SNIPPET_CHARS),
+                    round(hit.score, 4))  # fmt: skip
 
 
 def _refusal(what: str, similarity: float, threshold: float) -> str:
@@ -219,18 +211,12 @@ def _trim(text: str, limit: int = 400) -> str:
 
 def main() -> None:
     """``make ask Q="..."``: the answer and its numbered sources, in the terminal."""
-    import sys
-
-    from .documents import CorpusError
-    from .embeddings import ModelError
-    from .retrieval import IndexMissingError
-
     question = " ".join(sys.argv[1:]).strip()
     if not question:
         sys.exit('error: no question: make ask Q="How do I copy a file?"')
     try:
         answer = build_assistant(Settings()).ask(question)
-    except (IndexMissingError, CorpusError, ModelError, LLMError) as error:
+    except (IndexMissingError, ModelError, LLMError) as error:
         sys.exit(f"error: {error}")
     print(answer.answer, end="\n\n")
     for citation in answer.citations:

@@ -1,35 +1,30 @@
-"""Stage 2, read: turn corpus files into titled sections that keep where they came from.
+"""Stage 1, read: one corpus file into titled sections that keep where they came from.
 
 Every section carries its source path, a title and an anchor, so a passage cut from it
-can be cited. reStructuredText goes through docutils (``rst.py``), PDF through pypdf;
-Markdown, plain text and HTML get small readers here, because a section needs only its
-headings and its text: Markdown headings are the lines that start with ``#`` (a regex),
-and HTML goes through the standard library's ``HTMLParser``, keeping only ``<main>`` or
-``<article>`` when a page has one, so no extra dependency is needed for either. A file
-that cannot be used is skipped with one line saying why; a folder with nothing usable is
-an error.
+can be cited. Each format goes through a parser made for it: reStructuredText through
+docutils (the reference parser), PDF through pypdf, HTML through the standard library's
+``HTMLParser``. Markdown needs only its headings, the lines that start with ``#``, so a
+regex does. Which files are read, and why one is skipped, is ``ingest.py``'s job.
 """
 
 from __future__ import annotations
 
-import gzip
-import json
 import re
+from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 
-from . import rst
+from docutils import nodes
+from docutils.core import publish_doctree
+from docutils.parsers.rst import Directive, directives, roles
+from docutils.parsers.rst.languages import en
 
 # The corpus contract (the generator checks a user's folder against the same values).
 DOCUMENT_SUFFIXES = frozenset({".md", ".markdown", ".rst", ".txt", ".html", ".htm", ".pdf"})
 PASSAGES_SUFFIX = ".passages.jsonl.gz"  # pre-chunked passages, e.g. the bundled Python docs
 MAX_FILE_BYTES = 20 * 1024 * 1024
-
-
-class CorpusError(RuntimeError):
-    """The corpus folder has no usable document (the message says what to do)."""
 
 
 @dataclass(frozen=True)
@@ -41,50 +36,6 @@ class Section:
     anchor: str
     text: str
     url: str = ""
-
-
-@dataclass(frozen=True)
-class Skipped:
-    """A file left out of the corpus, and why (shown as one line)."""
-
-    path: str
-    reason: str
-
-
-def corpus_files(corpus_dir: Path) -> list[Path]:
-    """Every candidate file below ``corpus_dir`` (hidden files and folders left out)."""
-    if not corpus_dir.is_dir():
-        raise CorpusError(f"corpus folder {corpus_dir} does not exist: put documents there")
-    files = sorted(
-        path
-        for path in corpus_dir.rglob("*")
-        if path.is_file()
-        and not any(part.startswith(".") for part in path.relative_to(corpus_dir).parts)
-        and (path.suffix.lower() in DOCUMENT_SUFFIXES or path.name.endswith(PASSAGES_SUFFIX))
-    )
-    if not files:
-        raise CorpusError(
-            f"corpus folder {corpus_dir} has no .md, .rst, .txt, .html or .pdf files: add some"
-        )
-    return files
-
-
-def check_file(path: Path) -> str | None:
-    """Why ``path`` cannot be read as a document, or ``None`` when it can."""
-    try:
-        size = path.stat().st_size
-        head = path.read_bytes()[:8192] if size else b""
-    except OSError as error:
-        return f"unreadable ({error.strerror}): fix its permissions or remove it"
-    if size == 0:
-        return "empty: add text or remove it"
-    if size > MAX_FILE_BYTES:
-        return f"{size // 2**20} MiB, over the {MAX_FILE_BYTES // 2**20} MiB limit: split it"
-    if path.name.endswith(PASSAGES_SUFFIX):
-        return None if head.startswith(b"\x1f\x8b") else "not a gzip file: rebuild it"
-    if path.suffix.lower() == ".pdf":
-        return None if head.startswith(b"%PDF") else "not a valid PDF: re-export it"
-    return "binary, not text: convert it to .md or .txt" if b"\x00" in head else None
 
 
 def read_file(path: Path, source: str) -> list[Section]:
@@ -103,12 +54,6 @@ def read_file(path: Path, source: str) -> list[Section]:
     return [Section(source, title, "", text.strip())] if text.strip() else []
 
 
-def read_passage_file(path: Path) -> Iterator[dict[str, str]]:
-    """Rows of a pre-chunked ``*.passages.jsonl.gz`` file (id, source, title, anchor, url, text)."""
-    with gzip.open(path, "rt", encoding="utf-8") as handle:
-        yield from (json.loads(line) for line in handle if line.strip())
-
-
 def slugify(text: str) -> str:
     """An anchor like Sphinx and GitHub make from a heading."""
     return re.sub(r"[\s_]+", "-", re.sub(r"[^\w\s-]", "", text.lower()).strip())
@@ -122,7 +67,6 @@ def _section(source: str, doc_title: str, heading: str, anchor: str, text: str) 
 
 
 # Markdown: split at headings; the first `# heading` names the document ----------------
-
 
 _MARKDOWN_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 
@@ -142,12 +86,107 @@ def _markdown_sections(text: str, source: str, title: str) -> Iterator[Section]:
     yield from _section(source, doc_title, heading, slugify(heading), "\n".join(body))
 
 
+# reST: docutils, taught just enough Sphinx to keep its text -----------------------------
+# Sphinx's roles (``:func:``) and directives (``.. function::``) are unknown to docutils,
+# which would print errors into the text: each one used is registered as a generic one.
+
+_OBJECTS = frozenset(  # Python objects: a section of their own, anchored at the name
+    {"function", "method", "class", "exception", "attribute", "data", "decorator", "envvar",
+     "classmethod", "staticmethod", "abstractmethod", "coroutinefunction", "coroutinemethod",
+     "decoratormethod", "option", "cmdoption", "describe", "pdbcommand"}
+)  # fmt: skip
+_DROPPED = frozenset(  # no text a reader would look for
+    {"index", "toctree", "contents", "sectionauthor", "moduleauthor", "highlight", "include",
+     "literalinclude", "testsetup", "testcleanup", "raw", "image", "figure", "audit-event",
+     "tabularcolumns", "only", "program", "productionlist", "sectnum", "availability"}
+)  # fmt: skip
+_CODE = frozenset({"code", "code-block", "sourcecode", "doctest", "testcode", "testoutput"})
+_LABELS = {"versionadded": "New in version", "versionchanged": "Changed in version",
+           "deprecated": "Deprecated since version",
+           "deprecated-removed": "Deprecated since version"}  # fmt: skip
+_QUIET = {"report_level": 5, "halt_level": 5, "warning_stream": False, "doctitle_xform": False,
+          "file_insertion_enabled": False, "raw_enabled": False}  # fmt: skip
+
+
+class _Object(nodes.General, nodes.Element):
+    """A ``.. function::``-like object; its text starts with its qualified name."""
+
+    def astext(self) -> str:
+        return f"{self['name']}\n\n{super().astext()}"
+
+
+class _SphinxDirective(Directive):
+    """Any directive docutils does not know: its argument and content kept as text."""
+
+    optional_arguments, final_argument_whitespace, has_content = 1, True, True
+    option_spec = defaultdict(lambda: directives.unchanged, any=directives.unchanged)  # all
+
+    def run(self) -> list[nodes.Node]:
+        name, argument = self.name, " ".join(" ".join(self.arguments).split())
+        if name in ("module", "currentmodule"):
+            self.state.document["module"] = argument  # qualifies the objects that follow
+            return []
+        if name in _DROPPED or name.startswith("c:"):
+            return []
+        if name in _CODE:
+            return [nodes.literal_block(text="\n".join(self.content))]
+        container = _Object() if name in _OBJECTS else nodes.container()
+        if name in _OBJECTS:  # `copyfile(src, dst)` under `.. module:: shutil`
+            module = self.state.document.get("module", "")
+            qualified = not module or "." in argument.split("(")[0]
+            container["name"] = argument if qualified else f"{module}.{argument}"
+        elif argument:  # `.. versionadded:: 3.2 text` reads "New in version 3.2: text"
+            version, _, rest = argument.partition(" ") if name in _LABELS else ("", "", argument)
+            label = [nodes.Text(f"{_LABELS[name]} {version}: ")] if name in _LABELS else []
+            container += nodes.paragraph("", "", *label, *self.state.inline_text(rest, 0)[0])
+        self.state.nested_parse(self.content, self.content_offset, container)
+        return [container]
+
+
+def _role(name, rawtext, text, lineno, inliner, options=None, content=None):  # type: ignore[no-untyped-def]
+    """Any role (``:func:`~shutil.copy```): its text, or its title when it has one."""
+    title = re.match(r"^(.+?)\s*<[^>]*>$", text, flags=re.DOTALL)
+    return [nodes.literal(rawtext, title.group(1) if title else text.lstrip("~!"))], []
+
+
 def rst_sections(text: str, source: str, title: str) -> Iterator[Section]:
-    """reST sections, split at headings and top-level Sphinx objects (``rst.py``)."""
-    doc_title, parts = rst.parse(text)
+    """reST sections, split at headings and at top-level Python objects, which are
+    anchored at their qualified name (``shutil.copyfile``), as the Python docs do."""
+    for name in set(re.findall(r"^\s*\.\.\s+([\w:.-]+)::", text, flags=re.MULTILINE)):
+        if name not in en.directives or name in _OBJECTS | _DROPPED | _CODE:
+            directives.register_directive(name, _SphinxDirective)
+    for name in set(re.findall(r":([A-Za-z][\w.+-]*(?::[\w.+-]+)?):`", text)):
+        roles.register_local_role(name, _role)
+    tree = publish_doctree(text, settings_overrides=_QUIET)
+    for node in [*tree.findall(nodes.system_message), *tree.findall(nodes.comment)]:
+        node.parent.remove(node)
+    parts: list[tuple[str, str | None, list[str]]] = [("", "", [])]
+    headings = _walk(tree, parts, [])
     for heading, anchor, body in parts:
         anchor = slugify(heading) if anchor is None else anchor
-        yield from _section(source, doc_title or title, heading, anchor, body)
+        yield from _section(source, headings[0] if headings else title, heading, anchor,
+                            "\n\n".join(body))  # fmt: skip
+
+
+def _walk(
+    node: nodes.Element, parts: list[tuple[str, str | None, list[str]]], headings: list[str]
+) -> list[str]:
+    """Append ``(heading, anchor or None: its slug, texts)`` per section in document order;
+    the first heading names the document and opens no section of its own."""
+    for child in node.children:
+        if isinstance(child, nodes.section):
+            heading = child[0].astext().replace(" --- ", " — ")
+            parts.append((heading, None, []) if headings else ("", "", []))
+            headings.append(heading)
+            _walk(child, parts, headings)
+        elif isinstance(child, _Object) and isinstance(node, (nodes.section, nodes.document)):
+            name = child["name"]
+            parts.append((name, name.split("(")[0], [nodes.Element.astext(child)]))
+        elif not isinstance(
+            child, (nodes.title, nodes.target, nodes.substitution_definition, nodes.docinfo)
+        ):
+            parts[-1][2].append(child.astext())
+    return headings
 
 
 # HTML: the visible text of the main content, split at h1-h3 ----------------------------
@@ -156,63 +195,72 @@ _HIDDEN = frozenset(
     {"script", "style", "noscript", "template", "svg", "nav", "aside", "footer", "form",
      "button", "dialog"}
 )  # fmt: skip
+_HEADINGS = ("h1", "h2", "h3")
 
 
-class _HtmlText(HTMLParser):
-    """Headings and text; text inside ``<main>``/``<article>`` is marked, and when a page has
-    one only that is kept, so menus, sidebars and pop-ups are never passages or titles."""
+class _Page(HTMLParser):
+    """The page's headings and text in reading order, each marked as inside ``<main>`` or
+    ``<article>`` or not; text in a hidden tag (script, menu, footer...) is never kept."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
-        self.title, self.has_main, self.heading = "", False, ""
-        self.parts: list[tuple[str, str, bool, list[tuple[str, bool]]]] = [("", "", False, [])]
+        self.title = ""
+        self.items: list[tuple[str | None, str, str, bool]] = []  # heading, text, id, in main
         self._open: list[str] = []  # the hidden, main, title and heading tags now open
+        self._text = self._id = ""
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        main = tag in ("main", "article") or dict(attrs).get("role") == "main"
-        self.has_main |= main
         if tag in _HIDDEN or (tag == "header" and "main" not in self._open):
-            self._open.append("hidden")
-        elif main or tag == "title" or tag in ("h1", "h2", "h3"):
-            self._open.append("main" if main else tag)
-            self.heading, self._id = "", dict(attrs).get("id") or ""
+            self._open.append("hidden")  # a page's header is chrome, an article's is not
+        elif tag in ("main", "article") or dict(attrs).get("role") == "main":
+            self._open.append("main")
+        elif tag == "title" or tag in _HEADINGS:
+            self._open.append(tag)
+            self._text, self._id = "", dict(attrs).get("id") or ""
         if tag in ("p", "br", "li", "div", "tr", "pre"):
             self.handle_data("\n")
 
     def handle_endtag(self, tag: str) -> None:
-        kinds = {"main": "main", "article": "main", "header": "hidden", "title": "title"}
-        kind = "hidden" if tag in _HIDDEN else kinds.get(tag, tag)
+        kind = {"article": "main", "header": "hidden"}.get(tag, tag)
+        kind = "hidden" if tag in _HIDDEN else kind
         if kind not in self._open:
             return
-        self._open.remove(kind)  # the innermost of that kind
-        if kind in ("h1", "h2", "h3") and "hidden" not in self._open:
-            name = " ".join(self.heading.split())
-            self.parts.append((name, self._id or slugify(name), "main" in self._open, []))
+        self._open.remove(kind)
+        if kind == "title":
+            self.title = self._text
+        elif kind in _HEADINGS and "hidden" not in self._open:
+            name = " ".join(self._text.split())
+            self.items.append((name, "", self._id or slugify(name), "main" in self._open))
 
     def handle_data(self, data: str) -> None:
         if "hidden" in self._open:
             return
-        if "title" in self._open:
-            self.title += data
-        elif any(h in self._open for h in ("h1", "h2", "h3")):
-            self.heading += data
+        if "title" in self._open or any(h in self._open for h in _HEADINGS):
+            self._text += data
         else:
-            self.parts[-1][3].append((data, "main" in self._open))
+            self.items.append((None, data, "", "main" in self._open))
 
 
 def _html_sections(text: str, source: str, title: str) -> Iterator[Section]:
-    """Sections of the page's main content, titled by its first heading or ``<title>``."""
-    page = _HtmlText()
+    """Sections of the page's main content (the whole page when it marks none), titled
+    by its first heading or its ``<title>``."""
+    page = _Page()
     page.feed(text)
     page.close()
-    parts = [part for part in page.parts if part[2] or not page.has_main or not part[0]]
-    headings = [name for name, _, _, _ in parts if name]
+    items = page.items
+    if any(in_main for *_, in_main in items):  # menus and sidebars sit outside <main>
+        items = [item for item in items if item[3]]
+    headings = [heading for heading, *_ in items if heading]
     doc_title = headings[0] if headings else re.split(r"\s+[-|–—]\s+", page.title.strip())[0]
-    for name, anchor, _, body in parts:
-        heading = "" if name == doc_title else name
-        text = "".join(t for t, in_main in body if in_main or not page.has_main)
+    parts: list[tuple[str, str, list[str]]] = [("", "", [])]
+    for heading, data, anchor, _ in items:
+        if heading is None:
+            parts[-1][2].append(data)
+        else:
+            parts.append(("" if heading == doc_title else heading, anchor, []))
+    for heading, anchor, body in parts:
         yield from _section(source, doc_title or title, heading, anchor if heading else "",
-                            re.sub(r"[ \t]+", " ", text))  # fmt: skip
+                            re.sub(r"[ \t]+", " ", "".join(body)))  # fmt: skip
 
 
 def _pdf_sections(path: Path, source: str) -> list[Section]:

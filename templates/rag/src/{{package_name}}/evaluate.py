@@ -1,42 +1,33 @@
 """Stage 8, evaluate: the fusion weight chosen on dev questions, a report on test ones.
 
-The questions are split once by a hash of their gold section (``dev_fraction`` of the
-sections; the same split on every run, and two questions about one section never
-straddle it). The **dev split** makes the one decision evaluation owns: the weight of
-the dense ranking in hybrid fusion (``ops/fusion.py`` says how), which ``make train``
-writes beside the index, where the service reads it.
-
-The **test split** decides nothing. Each retriever ranks the whole index; a question is
-a hit at k when a passage of its gold section is in the top k: recall@1, @5, @10 and
-MRR@10 (the mean of 1/rank of the first gold passage, 0 past rank 10). Then the served
-assistant answers every question: the share of answers that cite a gold passage (one
-the answer quotes, marked ``[n]``, not merely one listed beside it), the share of
-refusals, and an exact McNemar test of the served retriever's recall@5 against each
-other one, so a claimed lead comes with its p-value. Beside them: what the refusal
-threshold trades on answerable and unanswerable questions (``ops/refusal.py``) and
-whether a planted "ignore your instructions" passage stays a quotation (``ops/injection.py``).
-
-``make evaluate`` re-scores the index ``make serve`` serves and writes
-``reports/metrics.json``, logging nothing; ``make train`` logs the same numbers to MLflow.
+The questions are split once by a hash of their gold section, so the split is the same
+on every run and no section straddles it. The **dev split** makes the one decision
+evaluation owns: the fusion weight (``ops/fusion.py``), written beside the index for the
+service. The **test split** decides nothing: each retriever's recall@1/5/10 and MRR@10
+(a hit at k: a passage of the gold section in the top k), an exact McNemar p-value for
+the served retriever's lead (``ops/significance.py``), and the served answers: the share
+that quote a gold passage (cited ``[n]`` in the text, not merely listed) and the share
+refused. Beside them: what the refusal threshold trades (``ops/refusal.py``) and whether
+a planted "ignore your instructions" passage stays a quotation (``ops/injection.py``).
+``make evaluate`` re-scores the served index and logs nothing; ``make train`` logs.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .answer import Assistant, Citation, build_assistant, cited_numbers
 from .chunking import Passage
 from .config import Mode, Settings
-from .documents import CorpusError
 from .embeddings import ModelError
-from .ops import injection, refusal
+from .ops import injection, refusal, synthetic
 from .ops.fusion import FUSED_WEIGHTS, Fusion, choose_weight
-from .ops.synthetic import held_out, synthetic_questions
+from .ops.significance import mcnemar_p
 from .retrieval import IndexMissingError, Retriever
 
 MODES: tuple[Mode, ...] = ("bm25", "dense", "hybrid")
@@ -50,16 +41,15 @@ class EvalSetError(ValueError):
 
 @dataclass(frozen=True)
 class Question:
-    """One test question and where its answer lives (``data/eval/questions.jsonl``:
-    ``{"question": ..., "source": "faq/library.rst", "anchor": "how-do-i-copy-a-file"}``;
-    without ``anchor``, any passage of the source file is gold)."""
+    """One line of ``data/eval/questions.jsonl``: ``{"question": ..., "source":
+    "faq/library.rst", "anchor": "how-do-i-copy-a-file"}`` (no anchor: the whole file)."""
 
     question: str
     source: str  # the file inside data/corpus
     anchor: str | None  # the section (heading slug or qualified name), None: the whole file
 
     def is_gold(self, passage: Passage | Citation) -> bool:
-        """Whether ``passage`` (or a citation of one) is from the answering section (or file)."""
+        """Whether ``passage`` (or a citation of one) is from the gold section (or file)."""
         return passage.source == self.source and self.anchor in (None, passage.anchor)
 
 
@@ -74,6 +64,12 @@ class Evaluation:
     fusion: Fusion
     refusal: refusal.Tradeoff
 
+    def record(self, run_id: str | None) -> dict[str, Any]:
+        """What was scored, and the numbers: ``reports/metrics.json`` and beside the index."""
+        fusion = {"dense_weight": self.fusion.dense_weight, "reason": self.fusion.reason}
+        return {"run_id": run_id, "model_version": self.model_version, "eval_set": self.eval_set,
+                "fusion": fusion, "test_metrics": self.metrics}  # fmt: skip
+
 
 def load_questions(path: Path) -> list[Question]:
     """Questions from a JSON-lines file (an empty list when there is no file)."""
@@ -82,13 +78,12 @@ def load_questions(path: Path) -> list[Question]:
     questions = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         try:
-            row = json.loads(line) if line.strip() else None
-            if row is not None:
+            if line.strip():
+                row = json.loads(line)
                 anchor = row.get("anchor")
-                questions.append(
-                    Question(str(row["question"]), str(row["source"]), anchor and str(anchor))
-                )
-        except (ValueError, KeyError, TypeError):
+                questions.append(Question(str(row["question"]), str(row["source"]),
+                                          anchor and str(anchor)))  # fmt: skip
+        except (ValueError, KeyError, TypeError, AttributeError):
             raise EvalSetError(
                 f"{path.name} line {number} is not "
                 '{"question": ..., "source": ...} (plus "anchor" for one section): fix that line'
@@ -100,10 +95,8 @@ def ranks(retriever: Retriever, questions: list[Question], mode: Mode) -> list[i
     """The rank of each question's first gold passage in the top 10 (None: not there)."""
     found = []
     for question in questions:
-        ranked = retriever.search(question.question, max(CUTOFFS), mode)
-        found.append(
-            next((r for r, h in enumerate(ranked, 1) if question.is_gold(h.passage)), None)
-        )
+        hits = retriever.search(question.question, max(CUTOFFS), mode)
+        found.append(next((r for r, h in enumerate(hits, 1) if question.is_gold(h.passage)), None))
     return found
 
 
@@ -134,17 +127,6 @@ def retrieval_metrics(found: list[int | None]) -> dict[str, float]:
     return {**metrics, "mrr_at_10": sum(1 / r for r in found if r is not None) / n}
 
 
-def mcnemar_p(ours: list[int | None], theirs: list[int | None], cutoff: int = 5) -> float:
-    """Exact two-sided McNemar test of recall@cutoff on the same questions: only questions
-    one retriever finds and the other misses count, and under "no difference" each such
-    question is a coin flip (a binomial test at 1/2)."""
-    hit = [(a is not None and a <= cutoff, b is not None and b <= cutoff)
-           for a, b in zip(ours, theirs, strict=True)]  # fmt: skip
-    wins, losses = hit.count((True, False)), hit.count((False, True))
-    n = wins + losses
-    return min(1.0, 2 * sum(math.comb(n, i) for i in range(min(wins, losses) + 1)) / 2**n)
-
-
 def answer_metrics(assistant: Assistant, questions: list[Question]) -> dict[str, float]:
     """Share of answers that cite (quote, marked ``[n]``) a gold passage; share of refusals."""
     cited = refused = 0
@@ -162,20 +144,12 @@ def answer_metrics(assistant: Assistant, questions: list[Question]) -> dict[str,
 def scored_questions(
     settings: Settings, assistant: Assistant
 ) -> tuple[list[Question], str, int, Assistant]:
-    """The eval file's questions whose gold is indexed, else synthetic questions searched
-    in an index without their own sentences; also the kind, the skipped count and the
-    assistant to score."""
+    """The eval file's questions whose gold is indexed (else synthetic ones), their kind,
+    how many were skipped and the assistant to score."""
     questions = load_questions(settings.path(settings.eval_file))
     if not questions:
-        passages = assistant.retriever.index.passages
-        rows = synthetic_questions(passages, settings.synthetic_questions, settings.seed)
-        asked = {row[0] for row in rows}
-        return (
-            [Question(*row) for row in rows],
-            "synthetic",
-            0,
-            held_out(assistant, asked, settings),
-        )
+        rows, held_out = synthetic.cloze(assistant, settings)
+        return [Question(*row) for row in rows], "synthetic", 0, held_out
     questions = questions[: settings.eval_limit] if settings.eval_limit else questions
     passages = assistant.retriever.index.passages
     indexed = {(p.source, p.anchor) for p in passages} | {(p.source, None) for p in passages}
@@ -216,8 +190,7 @@ def evaluate(settings: Settings, assistant: Assistant | None = None) -> Evaluati
             p = mcnemar_p(found[settings.retriever], found[mode])
             metrics[f"test_recall_at_5_mcnemar_p_vs_{mode}"] = p
     for prefix, part in (("dev", dev), ("test", test)):  # on dev: what the gates cost
-        answers = answer_metrics(scored, part)
-        metrics |= {f"{prefix}_{name}": value for name, value in answers.items()}
+        metrics |= {f"{prefix}_{k}": v for k, v in answer_metrics(scored, part).items()}
     tradeoff = refusal.sweep(scored, [(q.question, q.source, q.anchor) for q in dev], settings)
     metrics |= tradeoff.metrics() | injection.probe(scored)
     return Evaluation(metrics, kind, skipped, scored.retriever.index.version, fusion, tradeoff)
@@ -227,36 +200,24 @@ def write_metrics(settings: Settings, evaluation: Evaluation, run_id: str | None
     """``reports/metrics.json``: what was scored, on which questions, and the numbers."""
     path = settings.path(settings.reports_dir) / "metrics.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    record = {
-        "run_id": run_id,
-        "model_version": evaluation.model_version,
-        "eval_set": evaluation.eval_set,
-        "fusion": {
-            "dense_weight": evaluation.fusion.dense_weight,
-            "reason": evaluation.fusion.reason,
-        },
-        "test_metrics": evaluation.metrics,
-    }
-    path.write_text(json.dumps(record, indent=2) + "\n")
+    path.write_text(json.dumps(evaluation.record(run_id), indent=2) + "\n")
     return path
 
 
 def table(metrics: dict[str, float]) -> str:
     """The comparison as a Markdown table (also what ``make report`` puts in the README)."""
     names = {"hybrid": f"hybrid (w={metrics.get('dense_weight', 0.5):g})"}
-    rows = [
-        f"| {names.get(mode, mode)} | "
-        + " | ".join(f"{metrics[f'test_{m}_{mode}']:.3f}" for m in METRICS)
-        + " |"
-        for mode in MODES
-    ]
-    header = "| retriever | recall@1 | recall@5 | recall@10 | MRR@10 |\n|---|---|---|---|---|\n"
-    return header + "\n".join(rows)
+    lines = ["| retriever | recall@1 | recall@5 | recall@10 | MRR@10 |", "|---|---|---|---|---|"]
+    for mode in MODES:
+        cells = " | ".join(f"{metrics[f'test_{m}_{mode}']:.3f}" for m in METRICS)
+        lines.append(f"| {names.get(mode, mode)} | {cells} |")
+    return "\n".join(lines)
 
 
-def describe(settings: Settings, evaluation: Evaluation) -> str:
-    """Three lines: which questions, the fusion weight chosen on dev, the answer metrics."""
-    metrics = evaluation.metrics
+def summary(settings: Settings, evaluation: Evaluation) -> str:
+    """What ``make train`` and ``make evaluate`` print: the table, the questions, the
+    fusion weight chosen on dev and how the served answers did."""
+    m = evaluation.metrics
     source = (
         f"questions from {settings.eval_file}"
         if evaluation.eval_set == "file"
@@ -264,11 +225,11 @@ def describe(settings: Settings, evaluation: Evaluation) -> str:
         f"index searched: a proxy; write real questions in {settings.eval_file})"
     )
     return (
-        f"{int(metrics['n_dev_questions'])} dev and {int(metrics['n_questions'])} test "
-        f"{source}; {int(metrics['n_passages']):,} passages\n"
+        f"{table(m)}\n\n{int(m['n_dev_questions'])} dev and {int(m['n_questions'])} test "
+        f"{source}; {int(m['n_passages']):,} passages\n"
         f"fusion chosen on dev: {evaluation.fusion.reason}\n"
-        f"test answers citing a gold passage: {metrics['test_answer_cites_gold']:.3f}, "
-        f"refused: {metrics['test_refusal_rate']:.3f}"
+        f"test answers citing a gold passage: {m['test_answer_cites_gold']:.3f}, "
+        f"refused: {m['test_refusal_rate']:.3f}"
     )
 
 
@@ -277,11 +238,11 @@ def main() -> None:
     settings = Settings()
     try:
         evaluation = evaluate(settings)
-    except (IndexMissingError, EvalSetError, CorpusError, ModelError) as error:
+    except (IndexMissingError, EvalSetError, ModelError) as error:
         sys.exit(f"error: {error}")
     path = write_metrics(settings, evaluation, run_id=None)
     refusal.write(evaluation.refusal, settings, run_id=None)
-    print(f"{table(evaluation.metrics)}\n\n{describe(settings, evaluation)}; wrote {path.name}")
+    print(f"{summary(settings, evaluation)}; wrote {path.name}")
 
 
 if __name__ == "__main__":

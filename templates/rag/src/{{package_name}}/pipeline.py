@@ -5,13 +5,11 @@
 2. evaluate: the fusion weight chosen on the dev questions, then BM25, dense and hybrid
    on the test questions, and the served assistant's answers;
 3. log the run (settings, the fusion weight and why, index manifest, metrics, the refusal
-   tradeoff's ``reports/refusal.json`` and plot) and write
-   its id and the weight beside the index, so the service fuses with that weight and its
-   ``/metadata`` names the run that scored what it serves.
+   tradeoff) and write its record beside the index, so the service fuses with that
+   weight and its ``/metadata`` names the run that scored what it serves.
 
-The dev split chooses the fusion weight and nothing else; the retriever, the fusion
-constant and the refusal thresholds are fixed in ``config.py``, so the test numbers are a
-report, not a selection.
+The dev split chooses the fusion weight and nothing else; every other setting is fixed
+in ``config.py``, so the test numbers are a report, not a selection.
 """
 
 from __future__ import annotations
@@ -23,25 +21,14 @@ from typing import Any
 import mlflow
 
 from .config import Settings
-from .documents import CorpusError
 from .embeddings import ModelError
-from .evaluate import EvalSetError, Evaluation, describe, evaluate, table, write_metrics
-from .ingest import ingest
+from .evaluate import EvalSetError, Evaluation, evaluate, summary, write_metrics
+from .ingest import CorpusError, ingest
 from .ops import refusal, tracking
 from .retrieval import EVALUATION_FILE, IndexMissingError
 
-STAGES: tuple[str, ...] = (
-    "config",
-    "rst",
-    "documents",
-    "chunking",
-    "embeddings",
-    "ingest",
-    "retrieval",
-    "answer",
-    "evaluate",
-    "serve",
-)
+STAGES: tuple[str, ...] = ("config", "documents", "chunking", "embeddings", "ingest",
+                           "retrieval", "answer", "evaluate", "serve")  # fmt: skip
 
 
 def train(settings: Settings) -> tuple[dict[str, Any], Evaluation, str]:
@@ -56,16 +43,9 @@ def train(settings: Settings) -> tuple[dict[str, Any], Evaluation, str]:
         mlflow.log_dict(manifest, "index_manifest.json")
         for path in refusal.write(evaluation.refusal, settings, run.info.run_id):
             mlflow.log_artifact(str(path), "evaluation")
-    fusion = evaluation.fusion
-    record = {
-        "run_id": run.info.run_id,
-        "model_version": evaluation.model_version,
-        "fusion": {"dense_weight": fusion.dense_weight, "reason": fusion.reason},
-        "test_metrics": evaluation.metrics,
-    }
     path = settings.path(settings.index_dir) / EVALUATION_FILE
     partial = path.with_suffix(".tmp")
-    partial.write_text(json.dumps(record, indent=2) + "\n")
+    partial.write_text(json.dumps(evaluation.record(run.info.run_id), indent=2) + "\n")
     partial.replace(path)  # a service starting now reads the old record or the new one
     write_metrics(settings, evaluation, run.info.run_id)
     return manifest, evaluation, run.info.run_id
@@ -99,7 +79,7 @@ def main() -> None:
         "up to date" if manifest.get("up_to_date") else f"built in {manifest['ingest_seconds']} s"
     )
     print(f"index {manifest['version']}: {manifest['passages']:,} passages, {state}")
-    print(f"{table(evaluation.metrics)}\n\n{describe(Settings(), evaluation)}\nMLflow run {run_id}")
+    print(f"{summary(Settings(), evaluation)}\nMLflow run {run_id}")
 
 
 if __name__ == "__main__":

@@ -1,12 +1,11 @@
 """Stage 6, retrieve: BM25, dense and hybrid (weighted rank fusion) search over the index.
 
 BM25 finds passages that share the question's words; the dense model finds passages that
-mean the same thing in other words (FAQ answers rarely repeat their question). Hybrid
-fuses the two rankings with weighted reciprocal-rank fusion,
-``(1 - w) / (rrf_k + rank_bm25) + w / (rrf_k + rank_dense)``, which needs no score
-calibration between two very different scorers. ``w`` is fitted to the corpus:
-``make train`` chooses it on the dev questions (``evaluate.py``) and writes it beside the
-index, where the service reads it; ``w = 0.5`` is plain RRF, 0 is BM25 alone, 1 dense alone.
+mean the same in other words (FAQ answers rarely repeat their question). Hybrid fuses
+the two rankings with weighted reciprocal-rank fusion,
+``(1 - w) / (rrf_k + rank_bm25) + w / (rrf_k + rank_dense)``: ranks, so two very
+different scores need no calibration. ``w`` is chosen on the dev questions by
+``make train`` and read from beside the index; 0.5 is plain RRF, 0 BM25 alone, 1 dense.
 """
 
 from __future__ import annotations
@@ -83,7 +82,7 @@ class Index:
 
     @classmethod
     def load(cls, folder: Path) -> Index:
-        """Read what ingest wrote; BM25 is rebuilt in memory (seconds at most)."""
+        """Read what ingest wrote and ``make train``'s record; BM25 is rebuilt in memory."""
         missing = [name for name in INDEX_FILES if not (folder / name).is_file()]
         if missing:
             raise IndexMissingError(
@@ -98,7 +97,7 @@ class Index:
         try:
             evaluation = json.loads((folder / EVALUATION_FILE).read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            evaluation = {}  # not evaluated yet (`make train` writes it)
+            evaluation = {}  # not evaluated yet
         if evaluation.get("model_version") != manifest.get("version"):
             evaluation = {}  # the record of another index
         return cls(passages, embeddings, manifest, build_bm25(passages), evaluation)
@@ -109,15 +108,6 @@ def build_bm25(passages: list[Passage]) -> bm25s.BM25:
     bm25 = bm25s.BM25()
     bm25.index([tokenize(p.indexed_text()) or [""] for p in passages], show_progress=False)
     return bm25
-
-
-def served_dense_weight(index: Index, settings: Settings) -> float:
-    """The fusion weight ``w`` of the dense ranking: the setting when set, else the one
-    ``make train`` chose on the dev questions for this index, else 0.5 (plain RRF) for an
-    index not evaluated yet."""
-    if settings.dense_weight is not None:
-        return settings.dense_weight
-    return float(index.evaluation.get("fusion", {}).get("dense_weight", 0.5))
 
 
 class Retriever:
@@ -133,9 +123,11 @@ class Retriever:
         self.index = index
         self.settings = settings
         self.encode = encode  # texts -> unit vectors (the model the index was built with)
-        self.dense_weight = (
-            served_dense_weight(index, settings) if dense_weight is None else dense_weight
-        )
+        if dense_weight is None:  # the setting, else the weight `make train` chose, else RRF
+            dense_weight = settings.dense_weight
+        if dense_weight is None:
+            dense_weight = float(index.evaluation.get("fusion", {}).get("dense_weight", 0.5))
+        self.dense_weight = dense_weight
         # Scored with torch, not numpy: numpy's BLAS threads and torch's OpenMP threads spin
         # against each other on a small CPU (numbers: docs/DESIGN.md, "How fast is an answer").
         self._matrix = torch.from_numpy(index.embeddings)
@@ -174,11 +166,8 @@ class Retriever:
         return np.asarray(self.index.bm25.get_scores(tokens), dtype=np.float32)
 
     def hybrid(self, question: str, k: int, vector: np.ndarray) -> list[Hit]:
-        """Weighted reciprocal-rank fusion of the BM25 and dense candidate lists.
-
-        A list with weight 0 is left out, so ``w = 0`` ranks exactly as BM25 and ``w = 1``
-        exactly as dense: the two ends of the weights evaluation tries are the two parts.
-        """
+        """Weighted reciprocal-rank fusion of the BM25 and dense candidate lists; a list
+        with weight 0 is left out, so ``w = 0`` ranks exactly as BM25, ``w = 1`` as dense."""
         n, w = self.settings.candidates, self.dense_weight
         fused: dict[int, float] = {}
         rankings = (

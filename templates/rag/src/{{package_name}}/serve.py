@@ -1,14 +1,11 @@
 """Stage 9, serve: the question page and the JSON API, built by ``create_app(settings)``.
 
-``GET /`` is one static page (HTML, CSS and JS files, no build step). It inserts corpus
-text and answers with ``textContent`` only, and is sent with a strict
-Content-Security-Policy (scripts and styles from this origin only, no inline code), so a
-document containing ``<script>`` or ``<img onerror=...>`` is shown as text, never run.
-``POST /ask`` answers; ``/health``, ``/ready`` and ``/metadata`` have the same shape in
-every project of this family. The body limit, the readable 422 and the common headers
-come from ``ops/http.py``; a failing chat backend is a 502.
-Start: ``make serve`` (one uvicorn process, for development) or ``make serve-prod``
-(gunicorn with uvicorn workers, the image's command), then open http://127.0.0.1:8000/.
+``POST /ask`` answers (a failing chat backend is a 502); ``/health``, ``/ready`` and
+``/metadata`` have the same shape in every project of this family; the body limit, the
+readable 422 and the common headers come from ``ops/http.py``. ``GET /`` is one static
+page that inserts text with ``textContent`` only, under a Content-Security-Policy that
+runs no inline code, so a document holding ``<script>`` is shown, never run.
+``make serve`` runs one uvicorn process; ``make serve-prod`` gunicorn, as the image does.
 """
 
 # No `from __future__ import annotations`: FastAPI must see the request class defined in
@@ -138,8 +135,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
 
 
 def app_from_env() -> FastAPI:
-    """Entry point of every server process (uvicorn ``--factory``, each gunicorn worker):
-    settings from the environment."""
+    """Every server process's entry point (uvicorn ``--factory``, each gunicorn worker)."""
     settings = Settings()
     limit_threads(settings.torch_threads)
     return create_app(settings)

@@ -13,8 +13,8 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 
-from ..answer import Assistant
-from ..chunking import Passage, split_sentences
+from ..answer import Assistant, split_sentences
+from ..chunking import Passage
 from ..config import Settings
 from ..embeddings import encode, load_model
 from ..retrieval import Index, Retriever, build_bm25
@@ -48,6 +48,15 @@ def without_sentences(passages: list[Passage], asked: set[str]) -> tuple[list[Pa
             changed.append(position)
         kept.append(passage)
     return kept, changed
+
+
+def cloze(assistant: Assistant, settings: Settings) -> tuple[list[tuple[str, str, str]], Assistant]:
+    """``synthetic_questions`` from the served index, and the assistant to ask them: one
+    searching the index without those sentences (``held_out``)."""
+    rows = synthetic_questions(
+        assistant.retriever.index.passages, settings.synthetic_questions, settings.seed
+    )
+    return rows, held_out(assistant, {row[0] for row in rows}, settings)
 
 
 def held_out(assistant: Assistant, asked: set[str], settings: Settings) -> Assistant:

@@ -112,7 +112,7 @@ def answers(
             "Why docutils and not your own reST parser?",
             f"{int(m['n_sources'])} sources read; any reST among them through docutils, "
             "as Sphinx reads it.",
-            (f"{DESIGN}#reading-restructuredtext-with-docutils", f"{SRC}/rst.py"),
+            (f"{DESIGN}#reading-restructuredtext-with-docutils", f"{SRC}/documents.py"),
         ),
         Answer(
             "What does the service do with bad or hostile requests?",
