@@ -6,7 +6,7 @@ Run once at development time (the rendered project never needs apt or a download
     .venv/bin/python scripts/build_rag_corpus.py
 
 It reads the reST sources of the Python 3.11 documentation with the template's own
-reader and chunker (``templates/rag/src/{{package_name}}/documents.py`` with ``rst.py``, and
+reader and chunker (``templates/rag/src/{{package_name}}/documents.py`` (reST through docutils) and
 ``chunking.py``, so bundled passages and user documents are cut the same way) and writes:
 
 - ``data/corpus/python-docs.passages.jsonl.gz``: a slice of the docs, pre-chunked. The
