@@ -30,7 +30,7 @@ from mlportfolio.render import NewProject, new_project
 from tests.test_rehearse import WALK, _clock, _history, _keys, _rehearse
 
 BUNDLED = ("data/raw/rotten_tomatoes.csv", "data/raw/rotten_tomatoes.SOURCE.md")
-TABLE_HEADER = "| model | val macro F1 | test accuracy (± 95% CI) | test macro F1 |"
+TABLE_HEADER = "| model | val macro F1 | test accuracy ± CI | test macro F1 |"
 ROWS = {
     "tfidf_lr": "TF-IDF",
     "frozen_lr": "frozen MiniLM embeddings",

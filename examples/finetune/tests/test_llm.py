@@ -1,4 +1,5 @@
-"""The optional LLM track on a tiny random causal LM: prompting, then LoRA, logged."""
+"""The optional LLM track on a tiny random causal LM: prompting, then LoRA, logged beside
+the served encoder on the same test texts."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ import pytest
 from mlflow.tracking import MlflowClient
 from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-from review_sentiment import findings, writeup
+from review_sentiment import findings, pipeline, writeup
 from review_sentiment.config import Settings
 from review_sentiment.model import bundled_encoder
-from review_sentiment.ops import llm
+from review_sentiment.ops import causal_lm, llm
 
 
 @pytest.fixture(scope="module")
@@ -59,13 +60,13 @@ def test_a_hub_name_shipped_in_a_wheel_resolves_to_its_file_without_importing_it
     (package / "__init__.py").write_text("raise ImportError('must not be imported')\n")
     (package / "model.gguf").write_bytes(b"")
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setitem(llm.BUNDLED, "org/model", ("weights_wheel", "model.gguf"))
-    assert llm.resolve("org/model") == str(package / "model.gguf")
-    assert llm.resolve("org/elsewhere") == "org/elsewhere"
+    monkeypatch.setitem(causal_lm.BUNDLED, "org/model", ("weights_wheel", "model.gguf"))
+    assert causal_lm.resolve("org/model") == str(package / "model.gguf")
+    assert causal_lm.resolve("org/elsewhere") == "org/elsewhere"
 
 
 def test_only_answer_tokens_carry_a_loss(tiny_causal_lm: Path) -> None:
-    model, tokenizer = llm.load_causal_lm(str(tiny_causal_lm))
+    model, tokenizer = causal_lm.load_causal_lm(str(tiny_causal_lm))
     classifier = llm.LLMClassifier(model, tokenizer, ["bad", "good"], shots=[])
     pairs = [classifier._encode("short", "good"), classifier._encode("a longer text", "bad")]
     batch = classifier._batch(pairs)
@@ -75,29 +76,41 @@ def test_only_answer_tokens_carry_a_loss(tiny_causal_lm: Path) -> None:
         assert (targets[start : len(ids)] != -100).all()
 
 
-def test_prompting_then_lora_are_logged_for_the_writeup(
-    llm_settings: llm.LLMSettings,
+def test_prompting_lora_and_the_served_encoder_are_logged_on_the_same_rows(
+    settings: Settings, llm_settings: llm.LLMSettings
 ) -> None:
+    pipeline.run(settings)  # the served encoder the LLM is compared with
     scores = llm.run(llm_settings)
-    for key in ("llm_prompted.test_accuracy", "llm_lora.test_accuracy"):
+    for key in ("llm_prompted.test_accuracy", "llm_lora.test_accuracy", "encoder.test_accuracy"):
         assert 0.0 <= scores[key] <= 1.0
     assert scores["llm_lora.trainable_params"] > 0
-    logged = writeup._llm_run(MlflowClient())
-    assert logged is not None
-    assert logged["llm_lora.test_accuracy"] == scores["llm_lora.test_accuracy"]
+    facts = findings.load_facts(MlflowClient(), settings.model_name)
+    assert facts.llm is not None
+    assert facts.llm["llm_lora.test_accuracy"] == scores["llm_lora.test_accuracy"]
+    assert "for the served fine-tuned encoder on the same texts" in writeup._alternatives(facts)
 
 
-def test_the_writeup_quotes_the_llm_run_when_there_is_one() -> None:
+def test_the_writeup_compares_the_llm_with_the_encoder_only_on_the_same_rows() -> None:
     metrics = {"finetuned.test_accuracy": 0.8, "finetuned.trainable_params": 1e6}
-    facts = findings.Facts("run", "latest run", metrics, {}, {}, None)
     llm_run = {
         "run_id": "abc123",
         "base_model": "tiny",
         "shots": "2",
         "n_test": "6",
         "llm_prompted.test_accuracy": 0.5,
+        "llm_prompted.test_accuracy_ci95": 0.4,
         "llm_lora.test_accuracy": 0.625,
+        "llm_lora.test_accuracy_ci95": 0.387,
     }
-    text = writeup._alternatives(facts, llm_run)
-    assert "abc123" in text and "0.500" in text and "0.625" in text
-    assert "Not measured" in writeup._alternatives(facts, None)
+    params = {"n_test": "2000"}
+    facts = findings.Facts("run", "latest run", metrics, params, {}, None, llm=llm_run)
+    text = writeup._alternatives(facts)
+    assert "abc123" in text and "0.500 ± 0.400" in text and "0.625 ± 0.387" in text
+    assert "not comparable" in text and "0.800 on all 2,000 test texts" in text
+    same_rows = {**llm_run, "encoder.test_accuracy": 0.75, "encoder.test_accuracy_ci95": 0.35}
+    facts = findings.Facts("run", "latest run", metrics, params, {}, None, llm=same_rows)
+    assert "0.750 ± 0.350 for the served fine-tuned encoder on the same texts" in (
+        writeup._alternatives(facts)
+    )
+    no_llm = findings.Facts("run", "latest run", metrics, params, {}, None)
+    assert "Not measured" in writeup._alternatives(no_llm)

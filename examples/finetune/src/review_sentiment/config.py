@@ -75,11 +75,7 @@ class Settings(BaseSettings):
     writeup_file: Path = PROJECT_ROOT / "WRITEUP.md"
 
     # serving ------------------------------------------------------------------------
-    serve_threads: int = Field(
-        1,
-        ge=1,
-        description="torch threads per prediction: one request, one core; scale with workers",
-    )
+    serve_threads: int = Field(1, ge=1, description="torch threads per process; scale with workers")
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     workers: int = Field(
@@ -105,14 +101,6 @@ class Settings(BaseSettings):
 
     def smoke(self) -> Settings:
         """The same pipeline on a tiny subset: seconds instead of minutes (what CI runs)."""
-        return self.model_copy(
-            update={
-                "train_size": 64,
-                "max_val_size": 32,
-                "max_test_size": 48,
-                "max_epochs": 2,
-                "max_length": 32,
-                "batch_size": 16,
-                "learning_rate": 1e-4,
-            }
-        )
+        tiny = {"train_size": 64, "max_val_size": 32, "max_test_size": 48, "max_epochs": 2}
+        fast = {"max_length": 32, "batch_size": 16, "learning_rate": 1e-4}
+        return self.model_copy(update={**tiny, **fast})

@@ -1,14 +1,10 @@
 """``make evaluate``: re-score the model ``make serve`` serves, on the test split.
 
-It loads ``models/champion`` the way the service does, cuts the test split again from the
-data file (the split is seeded, so it is the same rows), predicts, and writes the scores
-to ``reports/metrics.json`` beside those the training run logged. It logs nothing and
-decides nothing: it answers "does the artifact being served score what the run says?",
-which catches a wrong export, a changed tokenizer or a changed data file.
-
-Refused when the data file changed since that model was trained: its test rows could then
-include texts it trained on. ``python -m review_sentiment.evaluate`` also runs at
-the end of ``make train``.
+It loads ``models/champion`` the way the service does, cuts the test split again (seeded:
+the same rows), and writes the scores to ``reports/metrics.json`` beside those the run
+logged. It decides nothing: it answers "does the artifact being served score what the run
+says?", which catches a wrong export or a changed tokenizer. Refused when the data file
+changed since that model was trained: its test rows could then include training texts.
 """
 
 from __future__ import annotations
@@ -27,8 +23,9 @@ class EvaluateError(RuntimeError):
     """There is no served model, or the data no longer matches it."""
 
 
-def evaluate(settings: Settings) -> dict[str, Any]:
-    """Score ``settings.model_dir`` on the test split; write and return the report."""
+def served_model(settings: Settings) -> tuple[model.Predictor, dict[str, Any]]:
+    """The model in ``settings.model_dir`` and its ``run.json`` (run id, rows, test scores);
+    refused when there is none or the data file changed since it was trained."""
     served = settings.model_dir
     if not (served / model.WEIGHTS).exists():
         raise EvaluateError(f"no served model in {served}: run `make train` first")
@@ -40,10 +37,15 @@ def evaluate(settings: Settings) -> dict[str, Any]:
             f"{settings.data_file.name} changed since the served model was trained, so its "
             "test rows may include texts it trained on: retrain with `make train`"
         )
+    return model.load(served), run
+
+
+def evaluate(settings: Settings) -> dict[str, Any]:
+    """Score ``settings.model_dir`` on the test split; write and return the report."""
+    predictor, run = served_model(settings)
     splits = data.split(data.load(settings), settings)
-    predictor = model.load(served)
     texts, y_true = splits.test[TEXT].tolist(), splits.test[LABEL].tolist()
-    registry_file = served / model.REGISTRY_FILE
+    registry_file = settings.model_dir / model.REGISTRY_FILE
     registry = json.loads(registry_file.read_text()) if registry_file.exists() else {}
     report = {
         "model_version": registry.get("version"),

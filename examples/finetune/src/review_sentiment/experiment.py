@@ -2,13 +2,13 @@
 
 ``run`` trains, in order, the baseline any text model must beat (TF-IDF + logistic
 regression), the "before" (frozen MiniLM embeddings + LR), the "after" (MiniLM fine-tuned
-end to end) and, when ``settings.lora`` is on, LoRA adapters on a fresh MiniLM. Each is
-scored on the validation split (``<model>.val_*``: what every decision uses) and on the
-test split (``<model>.test_*``: reported, decides nothing), with its training time and
-trainable parameters. The fine-tuned model is the one served: its scores are
-also logged under the plain names (``val_macro_f1``, ``test_accuracy``...), beside
-McNemar's test against its strongest baseline on the same test rows, its confusion matrix,
-its worst errors, and the model itself (safetensors) as the run's ``model/``.
+end to end) and, when ``settings.lora`` is on, LoRA adapters. Each model that needs the
+encoder gets its own copy, built by ``candidate`` from the pre-trained weights with the
+same seeded head, so no candidate starts from what another one learned. Each is scored on
+validation (``<model>.val_*``: what every decision uses) and test (``<model>.test_*``:
+reported, decides nothing). The fine-tuned model is the one served: its scores are also
+logged under the plain names (``val_macro_f1``, ``test_accuracy``...), beside McNemar's
+test against its strongest baseline, its confusion matrix, worst errors and weights.
 """
 
 from __future__ import annotations
@@ -16,11 +16,12 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import mlflow
 import numpy as np
+import torch
 from sklearn.metrics import confusion_matrix
 
 from . import baselines, metrics, model
@@ -36,12 +37,24 @@ SPLIT_TAGS = {"val": "val_split_sha256", "test": "test_split_sha256"}
 
 @dataclass(frozen=True)
 class Scored:
-    """One candidate's predicted labels on the validation and the test split (and, for a
-    fine-tune, its test probabilities: the worst errors are read from them)."""
+    """A candidate's predicted labels, what was logged for it, and a fine-tune's test
+    probabilities (the worst errors are read from them)."""
 
     val: list[str]
     test: list[str]
+    logged: dict[str, float]
     test_proba: np.ndarray | None = None
+
+
+def candidate(settings: Settings, labels: list[str], lora_rank: int = 0) -> model.Predictor:
+    """A fresh classifier on the pre-trained encoder, its head drawn from ``settings.seed``
+    (with LoRA adapters when ``lora_rank`` > 0): each variant starts from the same weights,
+    whatever ran before it."""
+    torch.manual_seed(settings.seed)
+    net, tokenizer = model.build(settings.encoder, labels)
+    if lora_rank:
+        model.add_lora(net, lora_rank)
+    return model.Predictor(net, tokenizer, settings.max_length)
 
 
 def run(settings: Settings, splits: Splits, run_name: str) -> str:
@@ -49,16 +62,20 @@ def run(settings: Settings, splits: Splits, run_name: str) -> str:
     start = time.perf_counter()
     with mlflow.start_run(run_name=run_name) as active:
         _log_setup(settings, splits)
-        scored = {"tfidf_lr": _tfidf(splits, settings)}
-        net, tokenizer = model.build(settings.encoder, splits.labels)
-        predictor = model.Predictor(net, tokenizer, settings.max_length)
-        scored["frozen_lr"] = _frozen(predictor, splits, settings)
-        scored[SERVED] = _fine_tuned(predictor, splits, settings)
+        scored = {"tfidf_lr": _tfidf(splits, settings), "frozen_lr": _frozen(splits, settings)}
+        finetuned = candidate(settings, splits.labels)
+        scored[SERVED] = _fine_tuned(SERVED, finetuned, splits, settings)
         if settings.lora:
-            scored["lora"] = _lora(splits, settings)
-        _log_served(active.info.run_id, splits, scored)
+            lora = candidate(settings, splits.labels, settings.lora_rank)
+            lora_settings = settings.model_copy(
+                update={
+                    "learning_rate": settings.lora_learning_rate,
+                    "max_train_seconds": settings.lora_max_train_seconds,
+                }
+            )
+            scored["lora"] = _fine_tuned("lora", lora, splits, lora_settings)
         mlflow.log_metric("pipeline_seconds", time.perf_counter() - start)
-        _log_model(predictor, active.info.run_id)
+        _log_served(finetuned, settings, splits, scored)
         return active.info.run_id
 
 
@@ -87,17 +104,19 @@ def _log_setup(settings: Settings, splits: Splits) -> None:
     )
 
 
-def _log_scores(name: str, splits: Splits, scored: Scored, extra: dict[str, float]) -> Scored:
+def _scored(
+    name: str, splits: Splits, val: list[str], test: list[str], cost: dict[str, float]
+) -> Scored:
     """Validation and test scores plus cost numbers, logged as ``<model>.<metric>``."""
     found = {
-        **metrics.scores(splits.val[LABEL].tolist(), scored.val, "val"),
-        **metrics.scores(splits.test[LABEL].tolist(), scored.test, "test"),
-        **extra,
+        **metrics.scores(splits.val[LABEL].tolist(), val, "val"),
+        **metrics.scores(splits.test[LABEL].tolist(), test, "test"),
+        **cost,
     }
     mlflow.log_metrics({f"{name}.{key}": value for key, value in found.items()})
     shown = ("val_macro_f1", "test_accuracy", "test_macro_f1", "train_seconds")
     print(f"{name}: " + "  ".join(f"{key} {found[key]:.4g}" for key in shown))
-    return scored
+    return Scored(val, test, found)
 
 
 def _tfidf(splits: Splits, settings: Settings) -> Scored:
@@ -108,42 +127,41 @@ def _tfidf(splits: Splits, settings: Settings) -> Scored:
         lambda fitted: fitted.predict(splits.val[TEXT]).tolist(),
         splits.val[LABEL],
     )
-    seconds = time.perf_counter() - start
-    extra = {
-        "train_seconds": seconds,
-        "trainable_params": pipeline[-1].coef_.size + pipeline[-1].intercept_.size,
-        "c": c,
-    }
-    scored = Scored(
-        pipeline.predict(splits.val[TEXT]).tolist(), pipeline.predict(splits.test[TEXT]).tolist()
-    )
-    return _log_scores("tfidf_lr", splits, scored, extra)
-
-
-def _frozen(predictor: model.Predictor, splits: Splits, settings: Settings) -> Scored:
-    start = time.perf_counter()
-    train_vectors = baselines.embed(predictor, splits.train[TEXT].tolist())
-    val_vectors = baselines.embed(predictor, splits.val[TEXT].tolist())
-    head, c = baselines.best_on_validation(
-        lambda c: baselines.frozen_lr(settings.seed, c).fit(train_vectors, splits.train[LABEL]),
-        lambda fitted: fitted.predict(val_vectors).tolist(),
-        splits.val[LABEL],
-    )
-    seconds = time.perf_counter() - start
-    test_vectors = baselines.embed(predictor, splits.test[TEXT].tolist())
-    extra = {
-        "train_seconds": seconds,
+    head = pipeline[-1]
+    cost = {
+        "train_seconds": time.perf_counter() - start,
         "trainable_params": head.coef_.size + head.intercept_.size,
         "c": c,
     }
-    scored = Scored(head.predict(val_vectors).tolist(), head.predict(test_vectors).tolist())
-    return _log_scores("frozen_lr", splits, scored, extra)
+    val, test = (pipeline.predict(split[TEXT]).tolist() for split in (splits.val, splits.test))
+    return _scored("tfidf_lr", splits, val, test, cost)
+
+
+def _frozen(splits: Splits, settings: Settings) -> Scored:
+    """LR on the embeddings of an encoder nothing trains (its own copy, dropped after)."""
+    encoder = candidate(settings, splits.labels)
+    start = time.perf_counter()
+    train, val = (baselines.embed(encoder, s[TEXT].tolist()) for s in (splits.train, splits.val))
+    head, c = baselines.best_on_validation(
+        lambda c: baselines.frozen_lr(settings.seed, c).fit(train, splits.train[LABEL]),
+        lambda fitted: fitted.predict(val).tolist(),
+        splits.val[LABEL],
+    )
+    cost = {
+        "train_seconds": time.perf_counter() - start,
+        "trainable_params": head.coef_.size + head.intercept_.size,
+        "c": c,
+    }
+    test = baselines.embed(encoder, splits.test[TEXT].tolist())
+    return _scored(
+        "frozen_lr", splits, head.predict(val).tolist(), head.predict(test).tolist(), cost
+    )
 
 
 def _fine_tuned(
-    predictor: model.Predictor, splits: Splits, settings: Settings, name: str = SERVED
+    name: str, predictor: model.Predictor, splits: Splits, settings: Settings
 ) -> Scored:
-    """Fine-tune, score, log; learning curves of a LoRA run get a ``lora.`` prefix."""
+    """Fine-tune ``predictor``, score it, log it; a LoRA run's curves get a ``lora.`` prefix."""
     n_params = predictor.model.trainable_parameters()
     curve = "" if name == SERVED else f"{name}."
     start = time.perf_counter()
@@ -155,59 +173,45 @@ def _fine_tuned(
         on_step=lambda step, loss: mlflow.log_metric(f"{curve}train_loss_step", loss, step=step),
         on_epoch=lambda e: mlflow.log_metrics(
             {
-                f"{curve}train_loss": e.train_loss,
-                f"{curve}val_loss": e.val_loss,
-                f"{curve}val_accuracy": e.val_accuracy,
+                f"{curve}{key}": getattr(e, key)
+                for key in ("train_loss", "val_loss", "val_accuracy")
             },
             step=e.epoch,
         ),
     )
-    seconds = time.perf_counter() - start
-    best = max(history, key=lambda e: e.val_macro_f1)
-    extra = {
-        "train_seconds": seconds,
+    cost = {
+        "train_seconds": time.perf_counter() - start,
         "trainable_params": n_params,
         "planned_epochs": plan_epochs(len(splits.train), settings),
         "epochs_run": len(history),
         "steps_run": history[-1].steps,
-        "best_epoch": best.epoch,
+        "best_epoch": max(history, key=lambda e: e.val_macro_f1).epoch,
         "stopped_by_time_budget": float(history[-1].out_of_time),
     }
     proba = predictor.predict_proba(splits.test[TEXT].tolist())
     test = [predictor.labels[i] for i in proba.argmax(axis=1)]
-    scored = Scored(predictor.predict(splits.val[TEXT].tolist()), test, proba)
-    return _log_scores(name, splits, scored, extra)
+    found = _scored(name, splits, predictor.predict(splits.val[TEXT].tolist()), test, cost)
+    return replace(found, test_proba=proba)
 
 
-def _lora(splits: Splits, settings: Settings) -> Scored:
-    """LoRA adapters on a fresh copy of the encoder, same data, same loop, its own time
-    budget. Scored for the table; the full fine-tune stays the served model."""
-    net, tokenizer = model.build(settings.encoder, splits.labels)
-    model.add_lora(net, settings.lora_rank)
-    predictor = model.Predictor(net, tokenizer, settings.max_length)
-    lora_settings = settings.model_copy(
-        update={
-            "learning_rate": settings.lora_learning_rate,
-            "max_train_seconds": settings.lora_max_train_seconds,
-        }
-    )
-    return _fine_tuned(predictor, splits, lora_settings, name="lora")
-
-
-def _log_served(run_id: str, splits: Splits, scored: dict[str, Scored]) -> None:
-    """The served model's scores under plain names, McNemar against its strongest baseline,
-    its confusion matrix and worst errors (the write-up reads them back from the run).
+def _log_served(
+    predictor: model.Predictor, settings: Settings, splits: Splits, scored: dict[str, Scored]
+) -> None:
+    """What the served model needs beside its scores: its scores under the plain names,
+    McNemar against its strongest baseline, its confusion matrix and worst errors (the
+    write-up reads them back) and the model itself as the run's ``model/`` (safetensors,
+    tokenizer, labels), with ``run.json``: its run, rows and test scores, for ``/metadata``
+    and ``make evaluate``.
 
     The strongest baseline is picked on validation macro-F1, not on test: choosing the
     rival by its test score would bias the test that compares them.
     """
-    logged = mlflow.get_run(run_id).data.metrics
-    tests = [key for key in logged if key.startswith(f"{SERVED}.test_")]
-    plain = [f"{SERVED}.val_macro_f1", *tests]
-    mlflow.log_metrics({key.removeprefix(f"{SERVED}."): logged[key] for key in plain})
-    rival = max(BASELINES, key=lambda name: logged[f"{name}.val_macro_f1"])
+    served = scored[SERVED]
+    on_test = {key: value for key, value in served.logged.items() if key.startswith("test_")}
+    mlflow.log_metrics({"val_macro_f1": served.logged["val_macro_f1"], **on_test})
+    rival = max(BASELINES, key=lambda name: scored[name].logged["val_macro_f1"])
     y_true = splits.test[LABEL].tolist()
-    test = metrics.mcnemar(y_true, scored[SERVED].test, scored[rival].test)
+    test = metrics.mcnemar(y_true, served.test, scored[rival].test)
     mlflow.log_param("mcnemar_baseline", rival)
     mlflow.log_metrics(
         {
@@ -216,28 +220,19 @@ def _log_served(run_id: str, splits: Splits, scored: dict[str, Scored]) -> None:
             "mcnemar.p_value": test.p_value,
         }
     )
-    proba = scored[SERVED].test_proba
-    assert proba is not None
-    matrix = confusion_matrix(y_true, scored[SERVED].test, labels=splits.labels).tolist()
-    errors = metrics.worst_errors(splits.test[TEXT].tolist(), y_true, proba, splits.labels)
+    assert served.test_proba is not None
+    matrix = confusion_matrix(y_true, served.test, labels=splits.labels).tolist()
+    texts = splits.test[TEXT].tolist()
+    errors = metrics.worst_errors(texts, y_true, served.test_proba, splits.labels)
     mlflow.log_dict({"labels": splits.labels, "matrix": matrix}, "evaluation/confusion.json")
     mlflow.log_dict({"errors": errors}, "evaluation/errors.json")
-
-
-def _log_model(predictor: model.Predictor, run_id: str) -> None:
-    """The fine-tuned model (safetensors, tokenizer, labels) as the run's ``model/``, with
-    ``run.json`` beside it: which run it came from and its test scores, for ``/metadata``
-    and ``make evaluate``."""
-    logged = mlflow.get_run(run_id).data
-    served = {
-        "run_id": run_id,
-        "test_metrics": {
-            key: value for key, value in logged.metrics.items() if key.startswith("test_")
-        },
-        "data_sha256": logged.tags["data_sha256"],
-        "test_split_sha256": logged.tags[SPLIT_TAGS["test"]],
+    run = {
+        "run_id": mlflow.active_run().info.run_id,
+        "test_metrics": on_test,
+        "data_sha256": tracking.fingerprint(settings.data_file),
+        "test_split_sha256": splits.fingerprint("test"),
     }
     with tempfile.TemporaryDirectory() as tmp:
         folder = model.save(predictor, Path(tmp) / "model")
-        (folder / model.RUN_FILE).write_text(json.dumps(served, indent=2))
+        (folder / model.RUN_FILE).write_text(json.dumps(run, indent=2))
         mlflow.log_artifacts(str(folder), "model")

@@ -1,12 +1,10 @@
 """``make train``: every batch stage, in the order the README walks through them.
 
 ``python -m review_sentiment.pipeline`` loads and splits the data (``data.py``),
-trains and scores every candidate into one MLflow run (``experiment.py``: the baselines of
-``baselines.py``, the fine-tune of ``train.py``, scored by ``metrics.py``), registers the
+trains and scores every candidate into one MLflow run (``experiment.py``), registers the
 fine-tuned model and moves ``champion`` only by the rule in ``register.py``, then
 re-scores what is now served (``evaluate.py``). ``--smoke`` runs the same code on a tiny
-subset in seconds (what CI runs). ``make report`` then writes README's blocks and
-WRITEUP.md from the run.
+subset in seconds (what CI runs).
 """
 
 from __future__ import annotations

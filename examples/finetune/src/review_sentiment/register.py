@@ -1,23 +1,16 @@
 """Register each trained model; move ``champion`` only to a better one; export it to serve.
 
-Every training run registers its fine-tuned model (safetensors, tokenizer, labels: the
-run's ``model/`` artifacts) as a new version. The alias ``champion`` moves to it only when
-the comparison is fair and the gain is bigger than the margin. The decision uses the
-validation split, never the test split: the test split is reported and decides nothing.
-
-- no champion yet: it becomes the first;
-- same validation rows as the champion (the run's ``val_split_sha256`` tag): its
-  validation macro-F1 (every label counts the same, so a majority label cannot carry it)
-  must beat the champion's by at least ``promote_margin``; a smaller gain keeps the
-  champion, because a retrain that differs only by noise should not replace a model
-  that is serving well;
-- other validation rows (new data, another seed or split size, a smoke run): the scores
-  cannot be compared, so the champion stays and the message says how to promote the new
-  version by hand (``make rollback VERSION=N`` points the alias at any version).
+Every run's fine-tuned model (its ``model/`` artifacts) becomes a new registry version.
+The alias ``champion`` moves by ``judge``'s rules, decided on the validation split, never
+the test split: the first version becomes champion; on the same validation rows (the
+``val_split_sha256`` tag) a new version must beat the champion's validation macro-F1 by
+``promote_margin`` (a retrain that differs only by noise should not replace a model that
+serves well); on other rows (new data, another seed, a smoke run) the scores cannot be
+compared, so the champion stays and ``make rollback VERSION=N`` promotes by hand.
 
 ``models/champion`` always holds the champion, with ``registry.json`` naming its version:
-the service serves that folder and watches that file, so a promotion or ``make rollback``
-reaches a running service without a restart. Every move is recorded (``ops/champion.py``).
+the service serves that folder and watches that file, so a promotion or a rollback reaches
+a running service without a restart. Every move is recorded (``ops/champion.py``).
 """
 
 from __future__ import annotations
@@ -71,7 +64,9 @@ def register(run_id: str, settings: Settings) -> Registration:
 
 
 def judge(client: MlflowClient, settings: Settings, version: str, run_id: str) -> tuple[bool, str]:
-    """Apply the rules in the module docstring: (should it be champion, the reason)."""
+    """Should ``version`` be champion (the module docstring's rules), and the reason.
+
+    Macro-F1 counts every label the same, so a majority label cannot carry the score."""
     name, margin = settings.model_name, settings.promote_margin
     new = client.get_run(run_id).data
     score = new.metrics[PRIMARY]

@@ -15,14 +15,16 @@ import os
 import sys
 from pathlib import Path
 
+import pandas as pd
 from mlflow.tracking import MlflowClient
 
 from . import data, writeup
 from .config import PROJECT_ROOT, Settings
 from .findings import (
-    MODELS,
+    SHORT,
     Facts,
     ReportError,
+    comparison_table,
     load_facts,
     p_text,
     significance,
@@ -36,18 +38,11 @@ BENCH = {  # metric prefix of a `make bench` run -> row title
     "fine-tuned_int8": "fine-tuned, dynamic int8",
 }
 REPRODUCE = "make install train report"
-BASELINE_NAMES = {"tfidf_lr": "TF-IDF", "frozen_lr": "frozen embeddings + logistic regression"}
 
 
-def label_shares(settings: Settings) -> dict[str, float]:
-    """Share of each label in the data file (after dropping empty and duplicate texts)."""
-    frame = data.load(settings)
-    return {str(k): float(v) for k, v in frame[data.LABEL].value_counts(normalize=True).items()}
-
-
-def dataset_block(settings: Settings, facts: Facts, shares: dict[str, float]) -> str:
+def dataset_block(settings: Settings, facts: Facts, frame: pd.DataFrame) -> str:
     """The dataset card: where the texts come from, how many, how balanced, how long."""
-    frame = data.load(settings)
+    shares = label_shares(frame)
     words = frame[data.TEXT].str.split().str.len().median()
     source = settings.data_file.with_name(settings.data_file.stem + ".SOURCE.md")
     provenance = f" ([source and licence]({_relative(source)}))" if source.exists() else ""
@@ -68,24 +63,8 @@ def dataset_block(settings: Settings, facts: Facts, shares: dict[str, float]) ->
 
 
 def comparison_block(facts: Facts) -> str:
-    """Every model on the same rows, with what it cost to train (and, after `make bench`,
-    what the served model costs to run)."""
-    header = ("model", "val macro F1", "test accuracy ± CI", "test macro F1", "train s",
-              "trainable params")  # fmt: skip
-    rows = []
-    for name in facts.models:
-        seconds = facts.score(name, "train_seconds") or 0.0
-        rows.append(
-            (
-                f"**{MODELS[name]}**" if name == "finetuned" else MODELS[name],
-                f"{facts.score(name, 'val_macro_f1') or 0:.3f}",
-                f"{facts.score(name):.3f} ± {facts.score(name, 'test_accuracy_ci95') or 0:.3f}",
-                f"{facts.score(name, 'test_macro_f1') or 0:.3f}",
-                f"{seconds:.0f}" if seconds >= 10 else f"{seconds:.1f}",
-                f"{int(facts.score(name, 'trainable_params') or 0):,}",
-            )
-        )
-    text = markdown_table(header, rows) + (
+    """WRITEUP's comparison table and, after `make bench`, what the served model costs."""
+    text = comparison_table(facts) + (
         "\n\nSame rows for every model; ± is the test split's 95 percent interval. The "
         "fine-tuned model is served; [WRITEUP.md](WRITEUP.md) has the verdict."
     )
@@ -114,7 +93,7 @@ def headline_block(facts: Facts) -> str:
     claim = ""
     if sig is not None:
         verdict = "significant" if sig.significant else "no significant difference"
-        claim = f" Against {BASELINE_NAMES[sig.rival]}: McNemar p={p_text(sig.p_value)}, {verdict}."
+        claim = f" Against {SHORT[sig.rival]}: McNemar p={p_text(sig.p_value)}, {verdict}."
     return (
         " ".join(parts)
         + f", on {facts.count('n_test')} test texts no model trained on or was chosen on."
@@ -137,21 +116,18 @@ def resume_bullets(facts: Facts) -> list[str]:
     elif sig.significant and sig.finetuned > sig.baseline:
         result = (
             f"Fine-tuned the open-weight all-MiniLM-L6-v2 encoder {texts}: test accuracy "
-            f"{after:.3f} vs {sig.baseline:.3f} for {BASELINE_NAMES[sig.rival]} (McNemar "
+            f"{after:.3f} vs {sig.baseline:.3f} for {SHORT[sig.rival]} (McNemar "
             f"p={p_text(sig.p_value)})"
         )
     else:
         verdict = "won" if sig.significant else "was not significantly different"
         result = (
             f"Compared fine-tuning the open-weight all-MiniLM-L6-v2 encoder with cheaper "
-            f"baselines {texts}: {BASELINE_NAMES[sig.rival]} {verdict} (test accuracy "
+            f"baselines {texts}: {SHORT[sig.rival]} {verdict} (test accuracy "
             f"{sig.baseline:.3f} vs {after:.3f} fine-tuned, McNemar p={p_text(sig.p_value)})"
         )
     if (lora := facts.score("lora")) is not None:
-        share = (facts.score("lora", "trainable_params") or 0) / (
-            facts.score("finetuned", "trainable_params") or 1
-        )
-        result += f"; LoRA reached {lora:.3f} training {share:.1%} of the weights"
+        result += f"; LoRA reached {lora:.3f} training {facts.lora_share or 0:.1%} of the weights"
     first = f"{result}, tracked in MLflow with a `champion` registry alias."
     b = facts.bench
     if "fine-tuned_fp32.p50_ms" in b and "fine-tuned_int8.p50_ms" in b:
@@ -172,6 +148,11 @@ def resume_bullets(facts: Facts) -> list[str]:
     return [first, second]
 
 
+def label_shares(frame: pd.DataFrame) -> dict[str, float]:
+    """Share of each label in the data (after dropping empty and duplicate texts)."""
+    return {str(k): float(v) for k, v in frame[data.LABEL].value_counts(normalize=True).items()}
+
+
 def quotable_metrics(facts: Facts, shares: dict[str, float]) -> dict[str, float]:
     """The numbers a user may quote, named as in the tables (and the gains between them)."""
     keys = ("val_macro_f1", "test_accuracy", "test_accuracy_ci95", "test_macro_f1",
@@ -182,10 +163,8 @@ def quotable_metrics(facts: Facts, shares: dict[str, float]) -> dict[str, float]
         for key in keys
         if f"{name}.{key}" in facts.metrics
     }
-    if (lora_params := facts.score("lora", "trainable_params")) is not None:
-        quotable["lora.trainable_share"] = lora_params / (
-            facts.score("finetuned", "trainable_params") or 1
-        )
+    if facts.lora_share is not None:
+        quotable["lora.trainable_share"] = facts.lora_share
     after = facts.score("finetuned") or 0.0
     for name in ("frozen_lr", "tfidf_lr", "lora"):
         if (other := facts.score(name)) is not None:
@@ -207,9 +186,10 @@ def report(
         raise ReportError("no MLflow runs yet (no mlflow.db): run `make train` first")
     client = MlflowClient(tracking_uri=uri)
     facts = load_facts(client, settings.model_name)
-    shares = label_shares(settings)
+    frame = data.load(settings)
+    shares = label_shares(frame)
     blocks = {
-        "dataset": dataset_block(settings, facts, shares),
+        "dataset": dataset_block(settings, facts, frame),
         "comparison": comparison_block(facts),
         "headline": headline_block(facts),
     }

@@ -1,18 +1,13 @@
 """The fine-tuned model behind a small REST API: ``create_app(settings)`` builds it.
 
-Why a factory: importing this module does no work (no model load), tests build an app
-per case with their own settings, and ``make serve`` builds the real one. The model
-(``models/champion``, the exported champion) loads at start-up; ``/ready`` says when it
-can answer. A background poll of ``models/champion/registry.json`` swaps in a new
-champion (a promotion, ``make rollback``) without a restart (``ops/hot_reload.py``), and
-every prediction names the version that made it.
-
-Inputs are bounded (text length, batch size, body bytes) so one bad client cannot make
-the service slow for everyone; bad input gets a 4xx with a reason, never a 500
-(``ops/http.py``). The handlers are plain ``def``: FastAPI runs them on its thread pool,
-so the model's CPU work never blocks the event loop.
-Start: ``uvicorn --factory review_sentiment.serve:app_from_env`` (``make serve``, one
-process) or the image's gunicorn command (``make serve-prod``); docs at /docs.
+Why a factory: importing this module does no work, tests build an app per case with their
+own settings, and ``make serve`` builds the real one. The model in ``models/champion``
+loads at start-up (``/ready`` says when it can answer) and is swapped without a restart
+when a promotion or rollback changes that folder (``ops/hot_reload.py``); every
+prediction names the version that made it. Inputs are bounded (text length, batch size,
+body bytes) and bad input gets a 4xx, never a 500 (``ops/http.py``). The handlers are
+plain ``def``: FastAPI runs them on its thread pool, so the model's CPU work never blocks
+the event loop. Start: ``uvicorn --factory review_sentiment.serve:app_from_env``.
 """
 
 # No `from __future__ import annotations` here: FastAPI reads the request models built

@@ -1,11 +1,12 @@
 """Fine-tuning: the training loop that turns the pre-trained encoder into a classifier.
 
-One function, ``fine_tune``, trains a ``Predictor`` in place: AdamW with two learning
-rates (encoder and head), linear warm-up and decay over a planned number of optimizer
-steps, early stopping on validation macro-F1 with the best epoch's weights restored, and a
-time budget so a busy machine cannot make ``make train`` run for an hour. The same loop
-trains the full fine-tune and the LoRA variant (``experiment.py``); what to log is the
-caller's business (``on_step``, ``on_epoch``).
+``fine_tune`` trains the ``Predictor`` it is given in place (``experiment.candidate``
+builds a fresh one per variant): AdamW with two learning rates (``parameter_groups``),
+linear warm-up and decay over a planned number of steps (``plan_epochs``; the standard
+recipe that keeps a pre-trained encoder from forgetting what it knew), early stopping on
+the validation split, never the test split, and a time budget that ends the last epoch
+early on a slow or busy machine, so ``make train`` stays bounded. The same loop trains the
+full fine-tune and LoRA; what to log is the caller's business (``on_step``, ``on_epoch``).
 """
 
 from __future__ import annotations
@@ -38,7 +39,6 @@ class Epoch:
     val_loss: float
     val_accuracy: float
     val_macro_f1: float
-    seconds: float
     steps: int = 0  # optimizer steps since training began
     out_of_time: bool = False
 
@@ -86,20 +86,13 @@ def fine_tune(
     on_step: Callable[..., None] = lambda step, loss: None,
     on_epoch: Callable[..., None] = lambda epoch: None,
 ) -> list[Epoch]:
-    """Train with AdamW; stop when validation macro-F1 stops improving.
+    """Train with AdamW; return one ``Epoch`` per pass over the data.
 
-    Why these choices: training lasts at least ``min_train_steps`` optimizer steps
-    (``plan_epochs``), whatever the size of the data; the head learns at a higher rate than
-    the encoder (``parameter_groups``); linear warm-up and decay over the planned steps is
-    the standard recipe that keeps a pre-trained encoder from forgetting what it knew; early
-    stopping on a validation split (never the test split) can end training sooner, and the
-    weights of the best epoch are restored, so the saved model is the one that was validated.
-    The epoch is judged by validation macro-F1, the metric promotion uses (``register.py``).
-    Gradients are clipped at norm 1.0 and the learning rate warms up over the first 10% of
-    steps: the Hugging Face Trainer's default clipping and a common warm-up share, not tuned.
-    A time budget (``max_train_seconds``) ends the last epoch early on a slow or busy
-    machine, so ``make train`` stays bounded; the epoch is still validated.
-    ``on_step(step, loss)`` and ``on_epoch(epoch)`` let the caller log (to MLflow).
+    Training stops when validation macro-F1 (the metric promotion uses) has not improved
+    for ``patience`` epochs or the time budget is spent, and the best epoch's weights are
+    restored: the saved model is the one that was validated. Gradients are clipped at norm
+    1.0 and the first 10% of steps warm up (the Hugging Face Trainer's clipping and a
+    common warm-up share, not tuned).
     """
     net = predictor.model
     label_ids = {label: i for i, label in enumerate(predictor.labels)}
@@ -115,7 +108,7 @@ def fine_tune(
     best_f1, best_state, waited, step = -1.0, copy.deepcopy(net.state_dict()), 0, 0
     deadline = time.perf_counter() + settings.max_train_seconds
     for epoch in range(1, epochs + 1):
-        start, losses = time.perf_counter(), []
+        losses: list[float] = []
         net.train()
         batches = torch.randperm(len(texts), generator=order).split(settings.batch_size)
         bar = tqdm(batches, desc=f"epoch {epoch}/{epochs}", unit="batch")
@@ -136,11 +129,8 @@ def fine_tune(
                 break
         out_of_time = time.perf_counter() > deadline
         val_loss, val_accuracy, val_f1 = validate(predictor, val, label_ids, settings.batch_size)
-        seconds = time.perf_counter() - start
         train_loss = float(np.mean(losses))
-        result = Epoch(
-            epoch, train_loss, val_loss, val_accuracy, val_f1, seconds, step, out_of_time
-        )
+        result = Epoch(epoch, train_loss, val_loss, val_accuracy, val_f1, step, out_of_time)
         history.append(result)
         on_epoch(result)
         tqdm.write(

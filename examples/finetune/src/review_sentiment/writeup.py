@@ -1,9 +1,10 @@
 """WRITEUP.md, the long form of ``make report``: learning curves, confusion matrix, ten
 real errors, cost, and the verdict, all read back from one MLflow run.
 
-It states nothing of its own: the verdict comes from ``findings.recommend`` (validation
-split) and the test comparison from ``findings.significance`` (McNemar on the test rows),
-the same functions README's blocks use. The two figures come from ``figures.py``.
+It states nothing of its own: the comparison table, the verdict (``findings.recommend``,
+validation split) and the test comparison (``findings.significance``, McNemar on the test
+rows) come from ``findings.py``, as README's blocks do. The LLM track is set beside the
+encoder only on the test rows both were scored on. The figures come from ``figures.py``.
 """
 
 from __future__ import annotations
@@ -16,21 +17,16 @@ from mlflow.tracking import MlflowClient
 from . import figures
 from .config import Settings
 from .findings import (
-    MODELS,
     SHORT,
     WORTH_IT,
     Facts,
     claim_on_test,
+    comparison_table,
     recommend,
     significance,
 )
-from .ops import tracking
 
 CURVES = ("train_loss", "val_loss", "val_accuracy")
-TABLE_HEADER = (
-    "| model | val macro F1 | test accuracy (± 95% CI) | test macro F1 | train s "
-    "| trainable params |\n|---|---|---|---|---|---|"
-)
 
 
 def write(settings: Settings, client: MlflowClient, facts: Facts) -> Path:
@@ -49,7 +45,7 @@ def write(settings: Settings, client: MlflowClient, facts: Facts) -> Path:
         relative = folder.resolve().relative_to(settings.writeup_file.parent.resolve())
     except ValueError:
         relative = folder.resolve()
-    text = render(facts, errors, relative.as_posix(), history, _llm_run(client))
+    text = render(facts, errors, relative.as_posix(), history)
     settings.writeup_file.write_text(text, encoding="utf-8")
     return settings.writeup_file
 
@@ -59,17 +55,9 @@ def render(
     errors: list[dict[str, object]],
     figures: str,
     history: dict[str, list[tuple[int, float]]],
-    llm_run: dict[str, object] | None = None,
 ) -> str:
     """The markdown itself, from plain values (easy to test without MLflow)."""
     m, p = facts.metrics, facts.params
-    rows = "\n".join(
-        f"| {MODELS[name]} | {_m(m, f'{name}.val_macro_f1'):.3f} "
-        f"| {_m(m, f'{name}.test_accuracy'):.3f} ± {_m(m, f'{name}.test_accuracy_ci95'):.3f} "
-        f"| {_m(m, f'{name}.test_macro_f1'):.3f} | {_m(m, f'{name}.train_seconds'):.1f} "
-        f"| {int(_m(m, f'{name}.trainable_params')):,} |"
-        for name in facts.models
-    )
     epochs = "\n".join(
         f"| {step} | {loss:.4f} | {val_loss:.4f} | {accuracy:.4f} |"
         for (step, loss), (_, val_loss), (_, accuracy) in zip(
@@ -108,8 +96,7 @@ time budget of {p.get("max_train_seconds", "?")} s can end it sooner.
 
 ## Before / after
 
-{TABLE_HEADER}
-{rows}
+{comparison_table(facts)}
 
 The ± is the 95% interval that the test-set size alone allows. Train time is wall-clock on
 this machine (embedding the training texts included for the frozen model).
@@ -155,7 +142,7 @@ The test texts the fine-tuned model got wrong with the highest probability:
 
 ## Why fine-tune here, rather than prompt or RAG
 
-{_alternatives(facts, llm_run)}
+{_alternatives(facts)}
 """
 
 
@@ -169,51 +156,31 @@ def _verdict(facts: Facts) -> str:
             f"macro-F1 over the frozen encoder (threshold {WORTH_IT}) at the same cost per "
             "prediction, and no cheaper model came within that threshold of it."
         )
-    elif choice.model == choice.best:
-        first = (
-            f"**{_capital(SHORT[choice.model])} is the model worth deploying**: it scored the "
-            f"best validation macro-F1 ({f1[choice.model]:.3f}), so fine-tuning did not pay "
-            "for itself here. This service serves the fine-tuned encoder; switching is the "
-            "change to make, and more data or training steps may change the ranking."
-        )
     else:
+        why = (
+            f"it scored the best validation macro-F1 ({f1[choice.model]:.3f}), so "
+            "fine-tuning did not pay for itself here"
+            if choice.model == choice.best
+            else f"its validation macro-F1 {f1[choice.model]:.3f} is within {WORTH_IT} of "
+            f"the best ({SHORT[choice.best]}, {f1[choice.best]:.3f}) at a lower cost"
+        )
         first = (
-            f"**{_capital(SHORT[choice.model])} is the model worth deploying**: its validation "
-            f"macro-F1 {f1[choice.model]:.3f} is within {WORTH_IT} of the best "
-            f"({SHORT[choice.best]}, {f1[choice.best]:.3f}) at a lower cost. This service "
-            "serves the fine-tuned encoder; switching is the change to make, and more data "
-            "or training steps may change the ranking."
+            f"**{_capital(SHORT[choice.model])} is the model worth deploying**: {why}. This "
+            "service serves the fine-tuned encoder; switching is the change to make, and more "
+            "data or training steps may change the ranking."
         )
     sig = significance(facts)
     second = claim_on_test(sig) if sig else "This run logged no paired test (retrain to add it)."
     return f"{first}\n\n{second}"
 
 
-def _alternatives(facts: Facts, llm_run: dict[str, object] | None) -> str:
+def _alternatives(facts: Facts) -> str:
     after = _m(facts.metrics, "finetuned.test_accuracy")
-    prompt = (
-        "- **Prompting** a general model costs no training, but every prediction runs a "
-        "model many times larger than this encoder. Not measured in this run: "
-        "`make train-llm` measures it, and the frozen encoder + LR row is the "
-        "no-fine-tuning reference measured here."
-    )
-    if llm_run is not None:
-        prompt = (
-            f"- **Prompting** was measured by `make train-llm` (MLflow run `{llm_run['run_id']}`, "
-            f"first {llm_run.get('n_test', '?')} test texts): {llm_run.get('base_model')} scored "
-            f"{float(llm_run['llm_prompted.test_accuracy']):.3f} accuracy with "
-            f"{llm_run.get('shots', '?')}-shot prompting and "
-            f"{float(llm_run['llm_lora.test_accuracy']):.3f} after LoRA, against {after:.3f} "
-            "for the fine-tuned encoder on the whole test split."
-        )
-    lines = [prompt]
+    lines = [_prompting(facts.llm, after, facts.count("n_test"))]
     if (lora := facts.score("lora")) is not None:
-        share = (facts.score("lora", "trainable_params") or 0) / (
-            facts.score("finetuned", "trainable_params") or 1
-        )
         lines.append(
-            f"- **LoRA** trained {share:.2%} of the full fine-tune's weights and reached "
-            f"{lora:.3f} test accuracy against {after:.3f}, in "
+            f"- **LoRA** trained {facts.lora_share or 0:.2%} of the full fine-tune's weights "
+            f"and reached {lora:.3f} test accuracy against {after:.3f}, in "
             f"{facts.score('lora', 'train_seconds') or 0:.0f} s. Its saving is optimizer "
             "memory and a small adapter per task; each step still runs the whole encoder."
         )
@@ -224,21 +191,38 @@ def _alternatives(facts: Facts, llm_run: dict[str, object] | None) -> str:
     return "\n".join(lines)
 
 
-def _llm_run(client: MlflowClient) -> dict[str, object] | None:
-    """The newest LLM-track run (``make train-llm``), if there is one."""
-    experiment = client.get_experiment_by_name(tracking.EXPERIMENT)
-    runs = (
-        client.search_runs(
-            [experiment.experiment_id],
-            filter_string="tags.mlflow.runName = 'llm' and attributes.status = 'FINISHED'",
-            max_results=1,
+def _prompting(llm: dict[str, str | float] | None, after: float, n_test: str) -> str:
+    """The LLM track's result, set beside the encoder's only on rows both were scored on."""
+    if llm is None:
+        return (
+            "- **Prompting** a general model costs no training, but every prediction runs a "
+            "model many times larger than this encoder. Not measured in this run: "
+            "`make train-llm` measures it, and the frozen encoder + LR row is the "
+            "no-fine-tuning reference measured here."
         )
-        if experiment is not None
-        else []
+
+    def accuracy(name: str) -> str:
+        value, ci95 = (float(llm[f"{name}.test_accuracy{end}"]) for end in ("", "_ci95"))
+        return f"{value:.3f} ± {ci95:.3f}"
+
+    measured = (
+        f"- **Prompting** was measured by `make train-llm` (MLflow run `{llm['run_id']}`) on "
+        f"the first {llm.get('n_test', '?')} test texts: {llm.get('base_model')} scored "
+        f"{accuracy('llm_prompted')} accuracy with {llm.get('shots', '?')}-shot prompting "
+        f"and {accuracy('llm_lora')} after LoRA"
     )
-    if not runs:
-        return None
-    return {"run_id": runs[0].info.run_id, **runs[0].data.params, **runs[0].data.metrics}
+    if "encoder.test_accuracy" in llm:
+        return (
+            f"{measured}, against {accuracy('encoder')} for the served fine-tuned encoder on "
+            f"the same texts (from run `{llm.get('encoder_run_id', '?')}`; ± is the 95% "
+            "interval that so few rows allow)."
+        )
+    return (
+        f"{measured}. The fine-tuned encoder was not scored on those texts in that run (no "
+        f"served model yet, or other rows), so its {after:.3f} on all {n_test} test texts is "
+        "not comparable: rerun `make train-llm` after `make train` to score all three on "
+        "the same rows."
+    )
 
 
 def _capital(text: str) -> str:

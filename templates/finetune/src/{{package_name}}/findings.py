@@ -1,8 +1,10 @@
 """What one training run supports saying: the facts ``make report`` writes, decided once.
 
 README's blocks, ``reports/walkthrough.json`` and WRITEUP.md are all written from the
-``Facts`` of one MLflow run (the champion's, else the latest), and every claim in them
-comes from the two functions here, so the three can never disagree:
+``Facts`` of one MLflow run (the champion's, else the latest), with the ``make bench`` of
+its model and the newest ``make train-llm`` run. README and WRITEUP share one comparison
+table (``comparison_table``), and every claim in them comes from the two functions here,
+so they can never disagree:
 
 - ``recommend``: which model is worth deploying, decided on the **validation** split: the
   cheapest model whose validation macro-F1 is within ``WORTH_IT`` of the best one.
@@ -19,6 +21,7 @@ from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 
 from .ops import champion
+from .ops.readme_blocks import markdown_table
 
 MODELS = {  # metric prefix -> what the model is
     "tfidf_lr": "TF-IDF + logistic regression",
@@ -52,6 +55,7 @@ class Facts:
     bench: dict[str, float]
     bench_run_id: str | None
     bench_threads: str = "1"  # torch threads the bench ran with
+    llm: dict[str, str | float] | None = None  # the newest `make train-llm` run
 
     def score(self, model: str, key: str = "test_accuracy") -> float | None:
         return self.metrics.get(f"{model}.{key}")
@@ -60,6 +64,12 @@ class Facts:
     def models(self) -> list[str]:
         """The models this run scored, in table order."""
         return [name for name in MODELS if self.score(name) is not None]
+
+    @property
+    def lora_share(self) -> float | None:
+        """LoRA's trainable weights as a share of the full fine-tune's (None without LoRA)."""
+        lora = self.score("lora", "trainable_params")
+        return None if lora is None else lora / (self.score("finetuned", "trainable_params") or 1)
 
     def count(self, param: str) -> str:
         value = self.params.get(param, "?")
@@ -132,8 +142,29 @@ def claim_on_test(sig: Significance) -> str:
     return f"A significant difference in favour of {leader}: {versus}."
 
 
+def comparison_table(facts: Facts) -> str:
+    """Every model of the run on the same rows, with what it cost to train."""
+    header = ("model", "val macro F1", "test accuracy ± CI", "test macro F1", "train s",
+              "trainable params")  # fmt: skip
+    rows = []
+    for name in facts.models:
+        seconds = facts.score(name, "train_seconds") or 0.0
+        rows.append(
+            (
+                f"**{MODELS[name]}**" if name == "finetuned" else MODELS[name],
+                f"{facts.score(name, 'val_macro_f1') or 0:.3f}",
+                f"{facts.score(name):.3f} ± {facts.score(name, 'test_accuracy_ci95') or 0:.3f}",
+                f"{facts.score(name, 'test_macro_f1') or 0:.3f}",
+                f"{seconds:.0f}" if seconds >= 10 else f"{seconds:.1f}",
+                f"{int(facts.score(name, 'trainable_params') or 0):,}",
+            )
+        )
+    return markdown_table(header, rows)
+
+
 def load_facts(client: MlflowClient, model_name: str) -> Facts:
-    """The facts of the champion's run (else the latest run), with its model's bench."""
+    """The facts of the champion's run (else the latest run), with its model's bench and
+    the newest LLM-track run."""
     run, source = _find_run(client, model_name)
     bench = client.search_runs(
         [run.info.experiment_id],
@@ -149,7 +180,21 @@ def load_facts(client: MlflowClient, model_name: str) -> Facts:
         bench=dict(bench[0].data.metrics) if bench else {},
         bench_run_id=bench[0].info.run_id if bench else None,
         bench_threads=bench[0].data.params.get("threads", "1") if bench else "1",
+        llm=_llm_run(client, run.info.experiment_id),
     )
+
+
+def _llm_run(client: MlflowClient, experiment_id: str) -> dict[str, str | float] | None:
+    """The newest finished ``make train-llm`` run (``ops/llm.py``), params and metrics."""
+    runs = client.search_runs(
+        [experiment_id],
+        filter_string="tags.mlflow.runName = 'llm' and attributes.status = 'FINISHED'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    if not runs:
+        return None
+    return {"run_id": runs[0].info.run_id, **runs[0].data.params, **runs[0].data.metrics}
 
 
 def _find_run(client: MlflowClient, model_name: str) -> tuple[Run, str]:

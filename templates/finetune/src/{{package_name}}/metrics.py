@@ -1,12 +1,10 @@
 """How every model is scored: the same functions, on the same rows, for every candidate.
 
-Quality only: what a prediction costs in time is measured in one place, ``make bench``
-(``ops/bench.py``), under serving conditions.
-
-Everything here works on predictions already made, so one function scores all four models
-on the validation split (where decisions are made) and on the test split (what is
-reported). ``mcnemar`` answers the question a single test score cannot: is the gap between
-two models on the same rows bigger than luck?
+Everything here works on predictions already made, so one function scores every model on
+validation (where decisions are made) and on test (what is reported). ``mcnemar`` answers
+what a single test score cannot: is the gap between two models on the same rows bigger
+than luck? What a prediction costs in time is measured under serving conditions, by
+``make bench`` (``ops/bench.py``).
 """
 
 from __future__ import annotations

@@ -6,9 +6,8 @@ smallest change that lets the whole network learn *this* task; fine-tuning then 
 every weight, where the "before" model (baselines.py) keeps the encoder frozen.
 
 Saved as safetensors + JSON + the tokenizer files: no pickle, loadable without this code.
-Every ``from_pretrained`` here reads local files only (``local_files_only=True``): nothing
-is downloaded from the Hugging Face Hub, so there is no Hub revision to pin (hence the
-``# nosec B615``).
+Every ``from_pretrained`` here reads local files only, so there is no Hub revision to pin
+(hence the ``# nosec B615``).
 """
 
 from __future__ import annotations

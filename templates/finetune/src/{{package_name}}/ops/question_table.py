@@ -29,10 +29,7 @@ def answers(facts: Facts) -> list[Answer]:
         if sig
         else f"Validation picks; {n_test} test rows only report."
     )
-    lora = facts.score("lora")
-    share = (facts.score("lora", "trainable_params") or 0) / (
-        facts.score("finetuned", "trainable_params") or 1
-    )
+    lora, share = facts.score("lora"), facts.lora_share or 0.0
     epochs = int(m.get("finetuned.epochs_run", 0))
     best = int(m.get("finetuned.best_epoch", 0))
     budget = "yes" if m.get("finetuned.stopped_by_time_budget") else "no"
