@@ -17,8 +17,8 @@ from credit_risk.ops.drift import (
     Thresholds,
     compare,
     model_scores,
-    psi,
 )
+from credit_risk.ops.drift_stats import psi
 from credit_risk.ops.predictions import PredictionLog, logged_columns, read_log
 from credit_risk.predict import ServedModel
 from credit_risk.serve import create_app

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,8 @@ from credit_risk.ops import answers, champion
 from credit_risk.ops.hot_reload import Loaded, Reloader
 from credit_risk.ops.rollback import roll_back
 from credit_risk.predict import load_model
-from credit_risk.register import export_champion, log_and_register
-from credit_risk.serve import create_app
+from credit_risk.register import export_champion, log_and_register, promote_if_better
+from credit_risk.serve import create_app, request_contract
 from credit_risk.train import TrainResult
 
 LOOPBACK_CLIENT = ("127.0.0.1", 50000)
@@ -119,6 +120,27 @@ def test_background_poll_follows_the_registry_alias(registry: Settings) -> None:
             time.sleep(0.1)
 
 
+def test_the_first_model_must_beat_the_base_rate_to_be_served(registry: Settings) -> None:
+    fresh = registry.model_copy(update={"model_name": "no_champion_yet"})
+    margin = fresh.promotion_margin
+    promoted, message = promote_if_better(fresh, "1", 0.30 + margin / 2, 0.30, "sha")
+    assert not promoted and "not served" in message and "base rate 0.3000" in message
+    assert champion.champion_version(MlflowClient(), fresh.model_name) is None
+
+
+def test_a_retrain_with_new_category_levels_keeps_the_request_contract(
+    trained: TrainResult,
+) -> None:
+    schema = trained.schema
+    if not schema.categorical:
+        pytest.skip("no categorical feature")
+    name = next(iter(schema.categorical))
+    more = {**schema.categorical, name: [*schema.categorical[name], "a level new in training"]}
+    assert request_contract(replace(schema, categorical=more)) == request_contract(schema)
+    other = replace(schema, nullable=[*schema.nullable, "a new nullable column"])
+    assert request_contract(other) != request_contract(schema)
+
+
 def test_a_model_that_fails_to_load_is_not_served() -> None:
     source = {"version": "1"}
 
@@ -162,7 +184,7 @@ def test_an_empty_admin_token_is_refused() -> None:
 
 def test_the_exported_champion_explains_its_predictions(registry: Settings) -> None:
     served = load_model(registry)
-    assert served.explainer is not None, "register.py exports explainer.json beside the model"
+    assert served.explainer is not None, "ops/export.py exports explainer.json beside the model"
     answer = served.predict([_record(registry)], explain=True)[0]
     assert len(answer["explanation"]["top_features"]) >= 1
 

@@ -41,32 +41,20 @@ class Settings(BaseSettings):
     threshold_objective: Literal["f1", "cost"] = "f1"
     cost_false_negative: float = Field(5.0, gt=0, description="Cost of missing a positive")
     cost_false_positive: float = Field(1.0, gt=0, description="Cost of a false alarm")
-    class_weight: Literal["balanced", "none"] = Field(
-        "balanced",
-        description="'balanced' up-weights the rare class (probabilities then run high: see "
-        "reports/calibration.png); 'none' keeps probabilities calibrated",
-    )
+    # 'balanced' up-weights the rare class, so probabilities run high (calibration.png)
+    class_weight: Literal["balanced", "none"] = "balanced"
     n_estimators: int = Field(200, ge=1)
-    n_jobs: int = Field(
-        1,
-        ge=1,
-        description="LightGBM threads. 1 on purpose: on a shared machine OpenMP threads spin "
-        "waiting for busy cores (docs/DESIGN.md)",
-    )
+    n_jobs: int = Field(1, ge=1, description="LightGBM threads; why 1: docs/DESIGN.md")
     promotion_margin: float = Field(
-        0.01,
-        ge=0,
-        description="CV PR-AUC a new model must add to the champion's to take the alias",
+        0.01, ge=0, description="CV PR-AUC to add to the base rate or champion to take the alias"
     )
 
     # scale-out: `make train ENGINE=dask` (ops/scale_out.py, docs/DESIGN.md)
-    engine: Literal["local", "dask"] = Field(
-        "local", description="'dask' trains the same comparison on a dask.distributed cluster"
-    )
+    engine: Literal["local", "dask"] = "local"
     dask_scheduler_address: str | None = Field(
         None,
         validation_alias="DASK_SCHEDULER_ADDRESS",  # the variable dask itself reads
-        description="A running cluster (tcp://host:8786); unset: a LocalCluster on this machine",
+        description="A running cluster (tcp://host:8786); unset: a LocalCluster here",
     )
     dask_workers: int = Field(2, ge=1, description="Processes of the LocalCluster")
     dask_worker_memory: str = Field("2GiB", description="Memory limit of each LocalCluster worker")
@@ -81,31 +69,20 @@ class Settings(BaseSettings):
 
     # serving
     model_dir: Path = Path("models/champion")
-    model_uri: str | None = Field(
-        None,
-        description="A registry URI such as models:/NAME@champion: served instead of model_dir",
-    )
+    model_uri: str | None = Field(None, description="models:/NAME@champion: served, not model_dir")
     host: str = "127.0.0.1"
     port: int = 8000
     max_batch_rows: int = Field(1000, ge=1)
     max_body_bytes: int = Field(2_000_000, ge=1024)
-    cors_origins: list[str] = Field(
-        default_factory=list, description="Browser origins that may call the API; none if empty"
-    )
+    cors_origins: list[str] = Field(default_factory=list, description="Origins that may call")
     workers: int = Field(2, ge=1, description="Processes of `make serve-prod` and the image")
-    reload_interval_s: float = Field(
-        10.0,
-        ge=0,
-        description="How often each process checks its model source for a new version; 0: never",
-    )
+    reload_interval_s: float = Field(10.0, ge=0, description="Poll for a new model; 0: never")
     admin_token: SecretStr | None = Field(
         None,
         min_length=1,  # empty would let a request without a token through
         description="Enables POST /admin/reload for requests carrying this bearer token",
     )
-    admin_allow_remote: bool = Field(
-        False, description="Let /admin/reload answer other machines, not only loopback"
-    )
+    admin_allow_remote: bool = Field(False, description="/admin/reload from other machines")
 
     # monitoring: the prediction log and `make drift`
     prediction_log: bool = Field(False, description="Record requests and predictions (opt-in)")

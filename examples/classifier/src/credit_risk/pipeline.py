@@ -1,11 +1,10 @@
-"""The one entry point: ``make train`` runs every stage in order (``python -m`` this module).
+"""The one entry point: ``make train`` runs the stages in order; ``make evaluate`` re-scores.
 
-``STAGES`` names the stage modules in the order the README walks through them; a stage
-imports only earlier ones (``tests/test_layout.py`` checks it). Training is one MLflow
-run: split, cross-validate, score the test split, register, and move ``champion`` only
-by the rule in ``register.py``. ``make evaluate`` runs
-``python -m credit_risk.pipeline evaluate``:
-it re-scores what ``make serve`` serves on the test split, and logs and decides nothing.
+``STAGES`` names the stage modules in the order the README tells them; a stage imports
+only earlier ones (``tests/test_layout.py``). Training is one MLflow run: split,
+cross-validate, score the test split, register, and move ``champion`` by the rule in
+``register.py``. ``make evaluate`` re-scores what ``make serve`` serves on the test split
+and logs and decides nothing.
 """
 
 from __future__ import annotations
@@ -15,8 +14,7 @@ import argparse
 from .config import Settings
 from .data import load_split
 from .evaluate import Report, evaluate, print_report, score, write_metrics
-from .ops import leakage, learning_curve, overfitting, slices
-from .ops.plots import write_plots
+from .ops.evidence import write_evidence
 from .predict import load_model
 from .register import log_and_register
 from .train import TrainResult, train
@@ -25,38 +23,17 @@ STAGES = ("config", "data", "features", "train", "evaluate", "register", "predic
 
 
 def run_training(settings: Settings) -> None:
-    """``make train``: every batch stage, printing the test table and the champion's fate,
-    and the leakage screen's verdict (``ops/leakage.py``: a question, not a stage). The
-    other ``ops/`` questions (overfitting, learning curve, slices) write their evidence
-    to ``reports/``, logged with the run. ``ENGINE=dask`` swaps only train and evaluate
-    for their cluster form (``ops/scale_out.py``); the questions then read its bounded
-    sample of rows."""
+    """``make train``: the stages, with the evidence for the ``ops/`` questions logged in the
+    run (``ops/evidence.py``). ``ENGINE=dask`` swaps train and evaluate for their cluster
+    form (``ops/scale_out.py``)."""
     if settings.engine == "dask":
         result, report = _on_cluster(settings)
     else:
         result = train(settings)
         report = evaluate(result)
-    screened = leakage.screen(result, settings)
-    print(leakage.verdict_line(screened))
+    files = write_evidence(result, settings)
     print_report(report)
     write_metrics(report, settings)
-    test = result.split.test
-    reports = settings.path(settings.reports_dir)
-    plots = write_plots(
-        result.model,
-        result.schema.labels(test),
-        result.model.predict_proba(result.schema.features_frame(test)),
-        result.schema,
-        result.threshold,
-        reports,
-        rows=test,
-        train=result.split.train,
-    )
-    files = plots + leakage.write(screened, reports)
-    files += overfitting.write(overfitting.boosting_curve(result, settings), reports)
-    curve = learning_curve.learning_curve(result, settings)
-    files += learning_curve.write(curve, result.selected, reports)
-    files += slices.write(slices.slice_report(result), reports)
     print(log_and_register(result, report, settings, files).message)
 
 

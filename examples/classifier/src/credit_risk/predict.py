@@ -1,13 +1,11 @@
 """Stage 7, predict: load the served model and turn feature columns into probabilities.
 
-The model is the folder ``models/champion`` that ``register.py`` exports (``model_dir``),
-or a registry URI such as ``models:/credit_risk@champion`` in
-``CREDIT_RISK_MODEL_URI``.
-It runs the pipeline compiled to ONNX, by onnxruntime: no DataFrame and no
-``ColumnTransformer`` per request, and ``register.py`` logged the ONNX file only after
-checking it equals the pipeline within 1e-6 on every training row. A run without one is served
-by the scikit-learn pipeline itself: slower, same answers. The service, ``make evaluate``,
-``make drift`` and ``make bench`` all predict through ``ServedModel``.
+The model is the folder ``models/champion`` that ``ops/export.py`` fills (``model_dir``),
+or a registry URI such as ``models:/NAME@champion`` (``model_uri``). It runs the
+pipeline compiled to ONNX by onnxruntime: no DataFrame and no ``ColumnTransformer`` per
+request, and ``register.py`` logged the ONNX file only if it equals the pipeline within
+1e-6 on every training row. Without one the scikit-learn pipeline serves: slower, same
+answers. The service, ``make evaluate``, ``make drift`` and ``make bench`` all use it.
 """
 
 from __future__ import annotations
@@ -35,11 +33,8 @@ ONNX_FILE = "model.onnx"  # in the model folder, and under onnx/ in the run (reg
 
 @dataclass(frozen=True)
 class ServedModel:
-    """A loaded model with everything the service reports about it.
-
-    ``session`` runs the ONNX file; ``pipeline`` is the scikit-learn original, loaded only
-    when the run logged no ONNX (its conversion was not exact enough to serve).
-    """
+    """A loaded model and what the service reports about it. ``session`` runs the ONNX file;
+    ``pipeline`` (the scikit-learn original) is loaded only when the run logged no ONNX."""
 
     schema: Schema
     threshold: float | None
@@ -61,13 +56,9 @@ class ServedModel:
     def predict(
         self, records: Sequence[Mapping[str, Any]], explain: bool = False
     ) -> list[dict[str, Any]]:
-        """The service's answer per record: label, P(label), every class's P, version, IDs.
-
-        The label is the one rule ``Schema.predict_labels`` applies everywhere (binary:
-        P(positive) against the threshold chosen on out-of-fold predictions), so
-        ``label_probability`` can be under 0.5 for a binary label. ``explain`` adds the
-        top feature contributions (``ops/reason_codes.py``).
-        """
+        """The answer per record: label, P(label), every class's P, version, IDs, and with
+        ``explain`` the top feature contributions (``ops/reason_codes.py``). The label is
+        ``Schema.predict_labels``'s rule, so a binary P(label) can be under 0.5."""
         columns = {name: [record.get(name) for record in records] for name in self.schema.features}
         proba = self.predict_proba(columns)
         labels = self.schema.predict_labels(proba, self.threshold).tolist()
@@ -84,12 +75,7 @@ class ServedModel:
         ]
         if explain and self.explainer is not None:
             for answer, why in zip(answers, self.explainer.explain(columns, labels), strict=True):
-                answer["explanation"] = {
-                    "explained_class": why.explained_class,
-                    "base_value": why.base_value,
-                    "raw_score": why.raw_score,
-                    "top_features": why.top(),
-                }
+                answer["explanation"] = why.as_json()
         return answers
 
     def predict_frame(self, frame: pd.DataFrame) -> np.ndarray:
@@ -112,56 +98,41 @@ def onnx_session(model: bytes) -> onnxruntime.InferenceSession:
 
 def load_model(settings: Settings) -> ServedModel:
     """The model ``model_uri`` names if set, else the exported folder ``model_dir``."""
-    onnx: Path | None
+    folder = settings.path(settings.model_dir)
+    if not settings.model_uri and not (folder / "MLmodel").exists():
+        raise FileNotFoundError(f"no MLflow model in {folder}: run `make train` first")
+    version, run_id = _version_and_run(settings)
     if settings.model_uri:
-        tracking.configure()
         source = settings.model_uri
-        version, run_id = _registry_version(source)
-        try:
-            onnx = Path(mlflow.artifacts.download_artifacts(f"runs:/{run_id}/onnx/{ONNX_FILE}"))
-        except (MlflowException, OSError):  # the run logged none: serve the pipeline
-            onnx = None
+        onnx = _run_file(run_id, f"onnx/{ONNX_FILE}")
+        explainer = _run_file(run_id, f"explain/{EXPLAINER_FILE}")
     else:
-        folder = settings.path(settings.model_dir)
-        if not (folder / "MLmodel").exists():
-            raise FileNotFoundError(f"no MLflow model in {folder}: run `make train` first")
-        source = str(folder)
-        registry = json.loads((folder / "registry.json").read_text())
-        version, run_id = registry["version"], registry["run_id"]
-        onnx = folder / ONNX_FILE if (folder / ONNX_FILE).exists() else None
+        source, onnx, explainer = str(folder), folder / ONNX_FILE, folder / EXPLAINER_FILE
     metadata = mlflow.models.get_model_info(source).metadata or {}
     schema = Schema.from_dict(metadata["schema"])
-    runtime: dict[str, Any] = {"session": onnx_session(onnx.read_bytes())} if onnx else {}
-    if onnx is None:
+    runtime: dict[str, Any] = {}
+    if onnx is not None and onnx.exists():
+        runtime["session"] = onnx_session(onnx.read_bytes())
+    else:  # the run logged no ONNX (not exact enough): serve the pipeline
         runtime["pipeline"] = mlflow.sklearn.load_model(source)
-    if explainer := _explainer(settings, run_id, Path(source)):
+    if explainer is not None and explainer.exists():
         runtime["explainer"] = Explainer(json.loads(explainer.read_text()), schema)
     threshold, metrics = metadata["threshold"], metadata["test_metrics"]
     return ServedModel(schema, threshold, metrics, version, run_id, **runtime)
 
 
-def _explainer(settings: Settings, run_id: str, folder: Path) -> Path | None:
-    """``explainer.json`` from the model folder or the run; None if it logged none."""
-    if not settings.model_uri:
-        return folder / EXPLAINER_FILE if (folder / EXPLAINER_FILE).exists() else None
-    try:
-        uri = f"runs:/{run_id}/explain/{EXPLAINER_FILE}"
-        return Path(mlflow.artifacts.download_artifacts(uri))
-    except (MlflowException, OSError):
-        return None
-
-
 def source_version(settings: Settings) -> str:
     """``<version>@<run id>`` the source points at now: cheap, so every worker can poll it."""
-    if settings.model_uri:
-        tracking.configure()
-        return "@".join(_registry_version(settings.model_uri))
-    registry = json.loads((settings.path(settings.model_dir) / "registry.json").read_text())
-    return f"{registry['version']}@{registry['run_id']}"
+    return "@".join(_version_and_run(settings))
 
 
-def _registry_version(uri: str) -> tuple[str, str]:
-    name, _, alias = uri.removeprefix("models:/").partition("@")
+def _version_and_run(settings: Settings) -> tuple[str, str]:
+    """The version and run id in ``registry.json``, or behind ``model_uri`` in the registry."""
+    if not settings.model_uri:
+        registry = json.loads((settings.path(settings.model_dir) / "registry.json").read_text())
+        return str(registry["version"]), str(registry["run_id"])
+    tracking.configure()
+    name, _, alias = settings.model_uri.removeprefix("models:/").partition("@")
     client = MlflowClient()
     if alias:
         found = client.get_model_version_by_alias(name, alias)
@@ -169,3 +140,11 @@ def _registry_version(uri: str) -> tuple[str, str]:
         name, _, number = name.partition("/")
         found = client.get_model_version(name, number)
     return str(found.version), str(found.run_id)
+
+
+def _run_file(run_id: str, path: str) -> Path | None:
+    """A file the run logged, downloaded; None if it logged none."""
+    try:
+        return Path(mlflow.artifacts.download_artifacts(f"runs:/{run_id}/{path}"))
+    except (MlflowException, OSError):
+        return None

@@ -1,20 +1,15 @@
 """Stage 6, register: log the run to MLflow, register the model, move ``champion`` if better.
 
-A run records what an interviewer asks about: parameters, CV and test-split metrics,
-plots, the data file's SHA-256 and the git commit. The model is saved with skops (no
-pickle), with its signature, an input example and the metadata the service needs
-(schema, threshold, test metrics), and beside it the same pipeline compiled to ONNX
-(``ops/onnx_compile.py``), which the service runs (``predict.py``). The alias ``champion``
-moves only when the new model's cross-validated PR-AUC beats the champion's by
-``promotion_margin``: the test split decides nothing, and a retrain within noise of the
-champion never replaces it.
+A run records parameters, CV and test-split metrics, plots, the data file's SHA-256 and the
+git commit. The model is saved with skops (no pickle) with the metadata the service needs
+(schema, threshold, test metrics), beside its ONNX form (``ops/onnx_compile.py``), which
+``predict.py`` runs. ``champion`` moves only on cross-validated PR-AUC, by more than
+``promotion_margin``: over the base rate (a model that learned nothing) for the first
+champion, over the champion's for every later one. The test split decides nothing.
 """
 
 from __future__ import annotations
 
-import json
-import shutil
-import tempfile
 from dataclasses import dataclass
 from importlib.metadata import version as installed_version
 from pathlib import Path
@@ -30,9 +25,11 @@ from .config import Settings
 from .data import Schema, file_sha256
 from .evaluate import Report
 from .ops import champion, tracking
-from .ops.onnx_compile import ONNX_FILE, compile_onnx
+from .ops.answers import log_reports
+from .ops.export import export_champion
+from .ops.onnx_compile import log_onnx
 from .ops.reason_codes import EXPLAINER_FILE, describe
-from .train import TrainResult
+from .train import TrainResult, base_rate_pr_auc
 
 # skops refuses to load types it does not know: these are LightGBM's and numpy's dtype
 # (a plain data type). MLflow checks the saved file against this list.
@@ -68,7 +65,6 @@ def log_and_register(
         "test_metrics": report.selected_metrics,
         "model_family": result.selected,
     }
-    onnx_model, onnx_error = compile_onnx(result.model, schema, result.split.train)
     with mlflow.start_run() as run:
         mlflow.log_params(_params(result, settings))
         mlflow.set_tags(
@@ -84,16 +80,10 @@ def log_and_register(
         for model_name, values in report.metrics.items():
             suffix = "" if model_name == report.selected else f"_{model_name}"
             mlflow.log_metrics({f"test_{key}{suffix}": value for key, value in values.items()})
-        mlflow.log_metric("onnx_max_abs_diff", onnx_error)
-        for file in files:  # the plots and the ops/ reports under reports/, with this run's id
-            _stamp_run_id(file, run.info.run_id)
-            mlflow.log_artifact(str(file), artifact_path="reports")
+        log_reports(files, run.info.run_id)  # the evidence of ops/evidence.py
+        log_onnx(result.model, schema, result.split.train)
         explainer = describe(result.model, schema, result.split.train)
         mlflow.log_dict(explainer, f"explain/{EXPLAINER_FILE}")
-        if onnx_model is not None:
-            with tempfile.TemporaryDirectory() as folder:
-                (Path(folder) / ONNX_FILE).write_bytes(onnx_model)
-                mlflow.log_artifact(str(Path(folder) / ONNX_FILE), artifact_path="onnx")
         info = mlflow.sklearn.log_model(
             result.model,
             name="model",
@@ -108,17 +98,11 @@ def log_and_register(
         )
     version = str(info.registered_model_version)
     cv = result.cv_pr_auc[result.selected]
-    promoted, message = promote_if_better(settings, version, cv, data_sha256)
+    floor = base_rate_pr_auc(schema.labels(result.split.train), schema)
+    promoted, message = promote_if_better(settings, version, cv, floor, data_sha256)
     if promoted:
         export_champion(settings, version)
     return Registration(run.info.run_id, version, promoted, message)
-
-
-def _stamp_run_id(file: Path, run_id: str) -> None:
-    """Write the run id into a JSON report, so `mlportfolio check` can spot stale evidence."""
-    if file.suffix == ".json":
-        body = json.loads(file.read_text(encoding="utf-8"))
-        file.write_text(json.dumps({**body, "run_id": run_id}, indent=2) + "\n", encoding="utf-8")
 
 
 def _example_rows(train: pd.DataFrame, schema: Schema, n_rows: int = 5) -> pd.DataFrame:
@@ -159,18 +143,27 @@ def _params(result: TrainResult, settings: Settings) -> dict[str, Any]:
 
 
 def promote_if_better(
-    settings: Settings, version: str, cv_pr_auc: float, data_sha256: str
+    settings: Settings, version: str, cv_pr_auc: float, floor: float, data_sha256: str
 ) -> tuple[bool, str]:
-    """Point ``champion`` at ``version`` if its CV PR-AUC beats the champion's by the margin.
+    """Point ``champion`` at ``version`` if its CV PR-AUC clears the bar by the margin.
 
-    Both numbers are pooled out-of-fold scores on the training split, so they compare only
-    when both runs saw the same data file split the same way (the same ``engine``): else the
-    champion stays and the message says how to promote by hand.
+    The bar is ``floor`` (the base rate) while there is no champion, so a model that learned
+    nothing is never served; then the champion's CV PR-AUC. Both are pooled out-of-fold
+    scores on the training split, so they compare only when both runs saw the same data file
+    split the same way (the same ``engine``): else the champion stays.
     """
-    client, name = MlflowClient(), settings.model_name
+    client, name, margin = MlflowClient(), settings.model_name, settings.promotion_margin
     current = champion.champion_version(client, name)
     if current is None:
-        reason = f"{name} v{version} is the first champion (CV PR-AUC {cv_pr_auc:.4f})"
+        if cv_pr_auc <= floor + margin:
+            return False, (
+                f"{name} v{version} is registered, not served: its CV PR-AUC {cv_pr_auc:.4f} "
+                f"is not {margin} above the base rate {floor:.4f} (a model that learned nothing)"
+            )
+        reason = (
+            f"{name} v{version} is the first champion: CV PR-AUC {cv_pr_auc:.4f}, "
+            f"base rate {floor:.4f}"
+        )
         champion.promote(client, name, version, reason)
         return True, reason
     run = client.get_run(str(client.get_model_version(name, current).run_id))
@@ -180,56 +173,11 @@ def promote_if_better(
     if not same_data or run.data.tags.get("engine", "local") != settings.engine:
         why = "other data" if not same_data else "another engine's split"
         return False, f"{stays}: trained on {why}, compare them and `make rollback VERSION=N`"
-    if cv_pr_auc > best + settings.promotion_margin:
+    if cv_pr_auc > best + margin:
         reason = (
             f"{name} v{version} is the new champion: CV PR-AUC {cv_pr_auc:.4f} beats "
-            f"v{current}'s {best:.4f} by more than {settings.promotion_margin}"
+            f"v{current}'s {best:.4f} by more than {margin}"
         )
         champion.promote(client, name, version, reason)
         return True, reason
-    return False, (
-        f"{stays} without the alias: its CV PR-AUC {cv_pr_auc:.4f} is not "
-        f"{settings.promotion_margin} above"
-    )
-
-
-def export_champion(settings: Settings, version: str) -> Path:
-    """Copy a registered version's model folder (its ONNX, its explainer) to ``model_dir`` to serve.
-
-    A container then needs only this folder, not the tracking server. ``registry.json``
-    names the version (a running service watches it) and ``example_request.json`` is a
-    ready request body. Staged beside the target and renamed into place: a reader never
-    sees half a model.
-    """
-    client = MlflowClient()
-    run_id = str(client.get_model_version(settings.model_name, version).run_id)
-    target = settings.path(settings.model_dir)
-    staging = target.with_name(target.name + ".tmp")
-    shutil.rmtree(staging, ignore_errors=True)
-    mlflow.artifacts.download_artifacts(
-        f"models:/{settings.model_name}/{version}", dst_path=str(staging)
-    )
-    if f"onnx/{ONNX_FILE}" in [item.path for item in client.list_artifacts(run_id, "onnx")]:
-        mlflow.artifacts.download_artifacts(
-            f"runs:/{run_id}/onnx/{ONNX_FILE}", dst_path=str(staging)
-        )
-    mlflow.artifacts.download_artifacts(
-        f"runs:/{run_id}/explain/{EXPLAINER_FILE}", dst_path=str(staging)
-    )
-    (staging / "example_request.json").write_text(json.dumps(_example(staging), indent=2) + "\n")
-    registry = {"model_name": settings.model_name, "version": version, "run_id": run_id}
-    (staging / "registry.json").write_text(json.dumps(registry) + "\n")
-    old = target.with_name(target.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if target.exists():
-        target.rename(old)
-    staging.rename(target)
-    shutil.rmtree(old, ignore_errors=True)
-    return target
-
-
-def _example(model_dir: Path) -> dict[str, Any]:
-    """The first row of the input example saved with the model, as JSON types."""
-    frame = mlflow.models.Model.load(str(model_dir)).load_input_example(str(model_dir))
-    row = frame.head(1).astype(object)
-    return dict(row.where(row.notna(), None).to_dict("records")[0])
+    return False, f"{stays} without the alias: its CV PR-AUC {cv_pr_auc:.4f} is not {margin} above"

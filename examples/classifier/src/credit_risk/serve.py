@@ -1,18 +1,17 @@
 """Stage 8, serve: a FastAPI app built by ``create_app(settings)``, nothing done at import.
 
-The app loads the served model once (``predict.py``) and generates its request models
-from the training schema, so the OpenAPI page at /docs lists every feature with its type.
-One request's path: ``ops/http.py`` (body limit, headers) -> the route here (validation
-against the generated model) -> ``ServedModel.predict`` in ``predict.py`` (the ONNX run
-and the label rule of ``data.py``'s ``Schema``) -> the JSON answer. A background poll
-(``ops/hot_reload.py``) swaps in a new champion without a restart. Start: ``make serve``
-(one process) or ``make serve-prod`` (the image's gunicorn command), then open /docs.
+Request models come from the training schema, so /docs lists every feature with its type.
+``POST /predict`` passes ``ops/http.py``'s middleware (body limit, headers), the route here
+(validation), ``ServedModel.predict`` in ``predict.py`` (ONNX, and ``Schema``'s label rule
+in ``data.py``) and returns JSON. The model is one reference, ``app.state.model``, which
+``ops/hot_reload.py`` replaces beside the requests when the champion changes.
 """
 
 # No `from __future__ import annotations`: FastAPI must see the generated request
 # classes themselves in the endpoint signatures, not their names as strings.
 
 import os
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Query
@@ -33,24 +32,11 @@ from .ops.http import (
     json_response,
 )
 from .ops.predictions import PredictionLog
+from .ops.reason_codes import Explanation
 from .predict import ServedModel, load_model, source_version
 
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 Explain = Annotated[bool, Query(description="Add each record's top feature contributions")]
-
-
-class Contribution(BaseModel):
-    feature: str
-    contribution: float = Field(description="Signed, in raw-score units (log-odds if binary)")
-
-
-class Explanation(BaseModel):
-    """Why: ``raw_score`` = ``base_value`` + every feature's contribution (ops/reason_codes.py)."""
-
-    explained_class: str = Field(description="The class whose raw score is explained")
-    base_value: float = Field(description="The raw score of an average training row")
-    raw_score: float = Field(description="This record's raw score for explained_class")
-    top_features: list[Contribution] = Field(description="The largest contributions by size")
 
 
 class Prediction(BaseModel):
@@ -69,16 +55,12 @@ class BatchPrediction(BaseModel):
 
 
 def request_models(schema: Schema, max_rows: int) -> tuple[Any, Any]:
-    """The request body of ``/predict`` (one record) and ``/predict/batch``, from the schema.
+    """The bodies of ``/predict`` (a record) and ``/predict/batch``, from the schema.
 
-    A record is a ``TypedDict`` keyed by the CSV's column names (any name a CSV allows,
-    which a class attribute would not). Numbers are finite; a category is text, and /docs
-    lists the levels seen in training: an unseen one is predicted as "unknown" rather
-    than refused. A value of the wrong JSON type (``0`` for a category, ``"3"`` for a
-    number) is a 422 naming the field: strict, so what is accepted is what /docs says.
-    Only features missing in training may be null or left out. The ID columns dropped
-    before training may be sent, and are echoed; any other field is a 422, so a typo
-    cannot become a silent default.
+    A record is a ``TypedDict`` keyed by the CSV's column names (any name a CSV allows).
+    Strict: ``0`` for a category or ``"3"`` for a number is a 422 naming the field. A
+    category is any text (an unseen one is scored as unknown). Only features missing in
+    training may be null; ID columns are echoed; any other field is a 422, not a default.
     """
     fields: dict[str, Any] = {}
     for name in schema.features:
@@ -97,23 +79,27 @@ def request_models(schema: Schema, max_rows: int) -> tuple[Any, Any]:
     return record, batch
 
 
-def create_app(settings: Settings | None = None, model: ServedModel | None = None) -> FastAPI:
-    """Build the service for ``model`` (loaded from the settings' source if not given).
+def request_contract(schema: Schema) -> Schema:
+    """The schema less its category levels: what a new version must keep to be swapped in.
+    Levels only document a category (any text is accepted), so a retrain may add some."""
+    return replace(schema, categorical=dict.fromkeys(schema.categorical, []))
 
-    A given ``model`` is served as is; a loaded one is replaced when the source points at
-    a new version (checked every ``reload_interval_s``, or on ``/admin/reload``).
-    """
+
+def create_app(settings: Settings | None = None, model: ServedModel | None = None) -> FastAPI:
+    """The service for ``model`` (served as is), else the settings' source, which is polled
+    every ``reload_interval_s`` (or on ``/admin/reload``) for a new version."""
     settings = settings or Settings()
     served = model or load_model(settings)
-    schema = served.schema
+    contract = request_contract(served.schema)
 
     def reload_from_source() -> Loaded[ServedModel]:
-        """The source's current version, refused if requests would no longer fit it."""
+        """Load the source's version and serve it, unless requests would no longer fit it."""
         new = load_model(settings)
-        if new.schema != schema:
-            raise ReloadRefused("its features differ from the served ones: restart to serve it")
+        if request_contract(new.schema) != contract:
+            raise ReloadRefused("its request contract differs from the served one: restart")
         if not new.answers():
             raise ReloadRefused("it returns non-finite probabilities")
+        app.state.model = new
         return Loaded(new, new.version, f"{new.version}@{new.run_id}")
 
     reloader = Reloader(
@@ -122,16 +108,16 @@ def create_app(settings: Settings | None = None, model: ServedModel | None = Non
         load=reload_from_source,
         interval_s=0 if model is not None else settings.reload_interval_s,
     )
-    Record, Batch = request_models(schema, settings.max_batch_rows)
-    log = PredictionLog.from_settings(settings, schema)
+    Record, Batch = request_models(served.schema, settings.max_batch_rows)
+    log = PredictionLog.from_settings(settings, served.schema)
 
     app = FastAPI(
         title=f"{settings.model_name} classifier",
         version=served.version,
         lifespan=lambda _app: reloader.running(),
     )
-    app.state.reloader = reloader
-    fields = [*schema.features, *schema.ids]
+    app.state.model, app.state.reloader = served, reloader
+    fields = [*served.schema.features, *served.schema.ids]
     add_http_plumbing(
         app, settings.max_body_bytes, fields=fields, cors_origins=settings.cors_origins
     )
@@ -139,24 +125,27 @@ def create_app(settings: Settings | None = None, model: ServedModel | None = Non
         token = settings.admin_token.get_secret_value()
         app.include_router(admin_router(reloader, token, settings.admin_allow_remote))
 
-    # One record is scored on the event loop: the ONNX call is short, and a thread-pool hop
-    # per request cost more tail latency than it saved (measurements in docs/DESIGN.md).
-    # The log's file write goes to the thread pool; a batch (milliseconds of work) runs
-    # there whole. The response models document the API; `json_response` sends the dicts
-    # `ServedModel.predict` built without validating them a second time.
     @app.post("/predict", response_model=Prediction, responses=ERROR_RESPONSES)
     async def predict_one(record: Record, explain: Explain = False) -> Response:  # type: ignore[valid-type]
-        """Score one record; ``?explain=true`` adds its top feature contributions."""
-        predictions = reloader.current.model.predict([record], explain)
+        """Score one record; ``?explain=true`` adds its top feature contributions.
+
+        ``async``: one ONNX call costs less than a thread-pool hop adds to p99 (DESIGN.md), so
+        it runs on the event loop; reason codes (TreeSHAP) and the log write go to the pool.
+        """
+        current: ServedModel = app.state.model
+        if explain:
+            predictions = await run_in_threadpool(current.predict, [record], True)
+        else:
+            predictions = current.predict([record])
         if log is not None:
             await run_in_threadpool(log.write, [record], predictions)
-        return json_response(predictions[0])
+        return json_response(predictions[0])  # built by predict(): not validated twice
 
     @app.post("/predict/batch", response_model=BatchPrediction, responses=ERROR_RESPONSES)
     def predict_batch(batch: Batch, explain: Explain = False) -> Response:  # type: ignore[valid-type]
-        """Score up to ``max_batch_rows`` records in one call (in the thread pool: plain def)."""
+        """Score up to ``max_batch_rows`` records: a plain ``def``, so in the thread pool."""
         records = batch.records  # type: ignore[attr-defined]
-        predictions = reloader.current.model.predict(records, explain)
+        predictions = app.state.model.predict(records, explain)
         if log is not None:
             log.write(records, predictions)
         return json_response({"predictions": predictions})
@@ -169,14 +158,14 @@ def create_app(settings: Settings | None = None, model: ServedModel | None = Non
     @app.get("/ready", response_model=Readiness, responses={503: {"model": Readiness}})
     def ready() -> JSONResponse:
         """Readiness: the served model scores a record with every feature missing."""
-        current = reloader.current
-        body = Readiness(ready=current.model.answers(), model_version=current.version)
+        current: ServedModel = app.state.model
+        body = Readiness(ready=current.answers(), model_version=current.version)
         return JSONResponse(body.model_dump(), 200 if body.ready else 503)
 
     @app.get("/metadata")
     def metadata() -> dict[str, Any]:
         """What this worker serves: version, run, test metrics, threshold, schema, runtime."""
-        current = reloader.current.model
+        current: ServedModel = app.state.model
         return {
             "model_name": settings.model_name,
             "model_version": current.version,

@@ -1,11 +1,10 @@
 """Stage 4, train: cross-validate a linear baseline and LightGBM, pick one, refit on train.
 
-Everything here sees the training split only. Each model is one ``Pipeline``
-(preprocessing + estimator) and ``cross_val_predict`` fits a fresh copy inside every
-fold, so no statistic of a validation fold leaks into the model scored on it. The model
-and the decision threshold are chosen on those out-of-fold predictions, never on the test
-split. PR-AUC is the yardstick because with a minority positive class ROC-AUC looks good even
-for a model that raises mostly false alarms.
+Only the training split is seen here. Each model is one ``Pipeline`` (preprocessing +
+estimator) and ``cross_val_predict`` fits a fresh copy inside every fold, so nothing of a
+validation fold leaks into the model scored on it. Model and threshold are chosen on those
+out-of-fold predictions. PR-AUC is the yardstick: with a minority positive class, ROC-AUC
+looks good even for a model that raises mostly false alarms.
 """
 
 from __future__ import annotations
@@ -104,14 +103,21 @@ def pr_auc(labels: np.ndarray, proba: np.ndarray, schema: Schema) -> float:
     return float(average_precision_score(onehot, proba, average="macro"))
 
 
+def base_rate_pr_auc(labels: np.ndarray, schema: Schema) -> float:
+    """What a model that learned nothing scores (a constant score's PR-AUC): the positive
+    share, or 1/classes for multiclass. ``register.py`` never serves a model below it."""
+    if schema.is_binary:
+        return float(np.mean(labels == schema.positive_class))
+    return 1 / len(schema.classes)
+
+
 def choose_threshold(
     y_true: np.ndarray, scores: np.ndarray, settings: Settings, weights: np.ndarray | None = None
 ) -> float:
     """The cut-off on P(positive) that maximises F1 or minimises the configured cost.
 
-    ``y_true`` is 1 for the positive class. Called on out-of-fold predictions only.
-    Sorting once gives the confusion counts at every candidate threshold together.
-    ``weights`` counts each row that many times (``ops/scale_out.py`` passes histograms).
+    ``y_true`` is 1 for the positive class; out-of-fold predictions only. Sorting once gives
+    the confusion counts at every threshold; ``weights`` counts a row that many times.
     """
     order = np.argsort(-scores, kind="stable")
     ranked, positives = scores[order], y_true[order].astype(float)

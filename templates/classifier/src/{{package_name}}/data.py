@@ -28,15 +28,14 @@ NA_VALUES = sorted(
 )
 # "007" is a code, not the number 7: leading zeros mark a numeric-looking categorical.
 _LEADING_ZERO = re.compile(r"^-?0\d")
+SPLIT_FILES = ("train.csv", "test.csv", "split.json")
 
 
 @dataclass(frozen=True)
 class Schema:
-    """What the model expects: feature types, category levels, classes.
-
-    Inferred from the training split only, saved with the model, and used by the
-    service to generate its request models, so training and serving cannot disagree.
-    """
+    """What the model expects: feature types, category levels, classes. Inferred from the
+    training split only and saved with the model; the service builds its request models
+    from it, so training and serving cannot disagree."""
 
     target: str
     classes: list[str]
@@ -70,10 +69,8 @@ class Schema:
         return proba[:, self.classes.index(self.positive_class)]
 
     def predict_labels(self, proba: np.ndarray, threshold: float | None) -> np.ndarray:
-        """Labels: P(positive) against the threshold if binary, the likeliest class otherwise.
-
-        Training, evaluation and the service all call this one rule.
-        """
+        """Labels: P(positive) against the threshold if binary, else the likeliest class.
+        Training, evaluation and the service all call this one rule."""
         classes = np.array(self.classes, dtype=object)
         if threshold is None or self.positive_class is None:
             return classes[np.argmax(proba, axis=1)]
@@ -91,13 +88,9 @@ class Schema:
     def onnx_feed(
         self, inputs: Sequence[str], columns: Mapping[str, Sequence[Any]]
     ) -> dict[str, np.ndarray]:
-        """The features as the ONNX model's ``inputs`` (one per feature, in order) read them.
-
-        Numbers as float32 (missing -> NaN); categories as text, missing as ``"nan"``,
-        which is what ``features_frame`` hands the pipeline, so both see the same input.
-        The converter renames inputs it cannot use as is (``a/b`` -> ``a_b``), hence the
-        names come from the model and the order from the schema.
-        """
+        """The features as the ONNX model's ``inputs`` read them: numbers as float32, missing
+        as NaN; categories as text, missing as ``"nan"`` (as ``features_frame`` gives the
+        pipeline). Names come from the model (the converter renames ``a/b`` to ``a_b``)."""
         arrays = [np.asarray(columns[name], dtype=np.float32) for name in self.numeric]
         for name in self.categorical:
             text = ["nan" if value is None else str(value) for value in columns[name]]
@@ -119,18 +112,10 @@ class Split:
 
 
 def read_table(path: Path, sep: str = ",", decimal: str = ".") -> pd.DataFrame:
-    """A CSV as text (no type guessing yet), with every spelling of "missing" as NaN.
-
-    With ``decimal=","`` numbers written ``1234,56`` become ``1234.56``, so they are
-    recognised as numbers instead of thousands of distinct categories.
-    """
+    """A CSV as text (no type guessing yet), every spelling of "missing" as NaN, and with
+    ``decimal=","`` ``1234,56`` as ``1234.56``: a number, not one of thousands of levels."""
     frame = pd.read_csv(
-        path,
-        sep=sep,
-        dtype=str,
-        keep_default_na=False,
-        na_values=NA_VALUES,
-        skipinitialspace=True,
+        path, sep=sep, dtype=str, keep_default_na=False, na_values=NA_VALUES, skipinitialspace=True
     )
     frame.columns = [str(name).strip() for name in frame.columns]
     if decimal != ".":
@@ -145,8 +130,7 @@ def _with_decimal_point(column: pd.Series, decimal: str) -> pd.Series:
 
 
 def read_raw(settings: Settings) -> pd.DataFrame:
-    """Read the data file as text, drop ``drop_columns`` (the row IDs ``mlportfolio new``
-    found) and unlabeled rows."""
+    """The data file as text, less ``drop_columns`` (row IDs) and unlabeled rows."""
     path = settings.path(settings.data_file)
     frame = read_table(path, settings.csv_sep, settings.csv_decimal)
     if settings.target not in frame.columns:
@@ -194,11 +178,7 @@ def looks_numeric(values: pd.Series) -> bool:
 def load_split(settings: Settings) -> Split:
     """The train/test split: created (stratified, seeded) the first time, then reused."""
     folder = settings.path(settings.processed_dir)
-    train_path, test_path, meta_path = (
-        folder / "train.csv",
-        folder / "test.csv",
-        folder / "split.json",
-    )
+    train_path, test_path, meta_path = (folder / name for name in SPLIT_FILES)
     source = file_sha256(settings.path(settings.data_file))
     wanted = {"source_sha256": source, "seed": settings.seed, "test_size": settings.test_size}
     if meta_path.exists():

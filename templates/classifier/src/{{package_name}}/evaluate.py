@@ -1,11 +1,9 @@
 """Stage 5, evaluate: test-split metrics for every model beside the majority-class baseline.
 
-This is the only stage that scores the test split, and it only reports: nothing computed
-here feeds back into model choice, the threshold or promotion (those use the
-cross-validation of ``train.py``). The majority-class rule is the floor every model must
-clear: its PR-AUC is the positive rate, what a model that learned nothing scores.
-F1, precision and recall of every model use the selected model's threshold (the one the
-service applies); compare the models by PR-AUC and ROC-AUC, which need no threshold.
+The only stage that scores the test split, and it only reports: model choice, threshold and
+promotion use ``train.py``'s cross-validation. The majority-class rule is the floor: its
+PR-AUC is the positive rate. F1, precision and recall of every model use the selected
+model's threshold (the service's); compare models by PR-AUC and ROC-AUC, which need none.
 """
 
 from __future__ import annotations

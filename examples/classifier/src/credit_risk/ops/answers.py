@@ -37,6 +37,16 @@ class Facts(Protocol):
     params: dict[str, str]
 
 
+def log_reports(files: list[Path], run_id: str) -> None:
+    """Log the evidence files under the active run's ``reports/``, each JSON one stamped
+    with ``run_id``, so ``restore_reports`` and ``mlportfolio check`` spot stale evidence."""
+    for file in files:
+        if file.suffix == ".json":
+            body = {**json.loads(file.read_text(encoding="utf-8")), "run_id": run_id}
+            file.write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
+        mlflow.log_artifact(str(file), artifact_path="reports")
+
+
 def restore_reports(run_id: str, folder: Path) -> dict[str, dict[str, Any]]:
     """Copy the run's ``reports/`` artifacts into ``folder``; return its JSON files by name.
 

@@ -1,20 +1,12 @@
 """How would you know the model is going stale? Compare live data with the training data.
 
 ``make drift`` compares a current sample (the service's prediction log, or any CSV given
-as ``INPUT=...``) with the training split, one feature at a time:
-
-- PSI, the population stability index, over bins fixed on the training data: how far
-  the distribution moved. Rule of thumb: under 0.1 stable, 0.1-0.2 watch, over 0.2 act.
-- A two-sample test (Kolmogorov-Smirnov for numbers, chi-squared for categories): whether
-  the move is more than sampling noise.
-- The share of category values never seen in training (the model treats them as missing).
-
-A feature raises an alarm only when the size AND the test agree (PSI over the threshold
-and p-value under alpha), so the noise of a small sample pages nobody. The model's own
-output is compared the same way, against its scores on the test split (rows it never
-saw), because a shifted score distribution is what the business notices first. The
-report goes to ``reports/drift.md`` and ``drift.json``;
-the exit code is 1 when anything alarms, so a scheduler or CI job can act on it.
+as ``INPUT=...``) with the training split, one feature at a time, by the statistics of
+``drift_stats.py`` (a PSI and a two-sample test that must agree, and the share of unseen
+categories). The model's own output is compared the same way, against its scores on the
+test split (rows it never saw), because a shifted score distribution is what the business
+notices first. The report goes to ``reports/drift.md`` and ``drift.json``; the exit code
+is 1 when anything alarms, so a scheduler or CI job can act on it.
 """
 
 from __future__ import annotations
@@ -25,49 +17,20 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..config import Settings
 from ..data import Schema, read_table
 from ..predict import ServedModel, load_model
+from .drift_stats import FeatureDrift, Thresholds, categorical_drift, numeric_drift
 from .predictions import read_log
 from .readme_blocks import markdown_table
 
-MISSING = "(missing)"
-UNSEEN = "(unseen)"
 PREDICTION = "(model score)"
-_EPSILON = 1e-4  # share given to an empty bin, so PSI stays finite
 
 
 class DriftError(Exception):
     """The comparison cannot run (no reference, no current data, wrong columns)."""
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    """When a feature alarms: PSI at least ``psi`` and p-value below ``alpha``."""
-
-    psi: float = 0.2
-    alpha: float = 0.01
-    unseen_share: float = 0.05
-    bins: int = 10
-    min_rows: int = 50
-
-
-@dataclass(frozen=True)
-class FeatureDrift:
-    """One row of the report."""
-
-    feature: str
-    kind: str  # numeric | categorical | prediction
-    psi: float
-    test: str
-    statistic: float
-    p_value: float
-    unseen_share: float
-    alarm: bool
 
 
 @dataclass(frozen=True)
@@ -86,66 +49,6 @@ class DriftReport:
 
     def to_dict(self) -> dict[str, object]:
         return {**asdict(self), "alarms": [row.feature for row in self.alarms]}
-
-
-def psi(reference: np.ndarray, current: np.ndarray) -> float:
-    """Population stability index between two histograms over the same bins."""
-    expected = np.maximum(reference / reference.sum(), _EPSILON)
-    actual = np.maximum(current / current.sum(), _EPSILON)
-    return float(np.sum((actual - expected) * np.log(actual / expected)))
-
-
-def numeric_drift(
-    name: str, reference: pd.Series, current: pd.Series, limits: Thresholds, kind: str = "numeric"
-) -> FeatureDrift:
-    """PSI over the reference's quantile bins (missing values get their own bin) and KS."""
-    ref, cur = reference.dropna().to_numpy(float), current.dropna().to_numpy(float)
-    quantiles = np.linspace(0, 1, limits.bins + 1)[1:-1]
-    edges = np.unique(np.quantile(ref, quantiles)) if len(ref) else np.array([])
-
-    def histogram(values: np.ndarray, series: pd.Series) -> np.ndarray:
-        counts = np.bincount(np.searchsorted(edges, values, side="right"), minlength=len(edges) + 1)
-        return np.append(counts, series.isna().sum())
-
-    index = psi(histogram(ref, reference), histogram(cur, current))
-    if len(ref) and len(cur):
-        statistic, p_value = stats.ks_2samp(ref, cur)
-    elif len(ref) or len(cur):  # all missing on one side: certainly a different distribution
-        statistic, p_value = 1.0, 0.0
-    else:
-        statistic, p_value = 0.0, 1.0
-    alarm = bool(index >= limits.psi and p_value < limits.alpha)
-    return FeatureDrift(name, kind, index, "KS", float(statistic), float(p_value), 0.0, alarm)
-
-
-def categorical_drift(
-    name: str,
-    reference: pd.Series,
-    current: pd.Series,
-    levels: list[str],
-    limits: Thresholds,
-    kind: str = "categorical",
-) -> FeatureDrift:
-    """PSI and chi-squared over the training levels plus "unseen" and "missing"."""
-    categories = [*levels, UNSEEN, MISSING]
-
-    def histogram(values: pd.Series) -> np.ndarray:
-        known = values.where(values.isin(levels) | values.isna(), UNSEEN).fillna(MISSING)
-        return known.value_counts().reindex(categories, fill_value=0).to_numpy(float)
-
-    ref, cur = histogram(reference), histogram(current)
-    index = psi(ref, cur)
-    table = np.vstack([ref, cur])
-    table = table[:, table.sum(axis=0) > 0]
-    if table.shape[1] > 1:
-        statistic, p_value, _, _ = stats.chi2_contingency(table)
-    else:
-        statistic, p_value = 0.0, 1.0
-    unseen = float(cur[categories.index(UNSEEN)] / max(cur.sum(), 1))
-    alarm = bool((index >= limits.psi and p_value < limits.alpha) or unseen > limits.unseen_share)
-    return FeatureDrift(
-        name, kind, index, "chi-squared", float(statistic), float(p_value), unseen, alarm
-    )
 
 
 def compare(
@@ -180,16 +83,10 @@ def compare(
             ref = pd.to_numeric(reference[name], errors="coerce")
             cur = pd.to_numeric(current[name], errors="coerce")
             rows.append(numeric_drift(name, ref, cur, limits))
-    if scores is not None:
-        ref_scores, cur_scores = scores
-        if pd.api.types.is_numeric_dtype(ref_scores):
-            rows.append(numeric_drift(PREDICTION, ref_scores, cur_scores, limits, "prediction"))
-        else:
-            rows.append(
-                categorical_drift(
-                    PREDICTION, ref_scores, cur_scores, schema.classes, limits, "prediction"
-                )
-            )
+    if scores is not None and pd.api.types.is_numeric_dtype(scores[0]):
+        rows.append(numeric_drift(PREDICTION, *scores, limits, "prediction"))
+    elif scores is not None:  # multiclass: the predicted label
+        rows.append(categorical_drift(PREDICTION, *scores, schema.classes, limits, "prediction"))
     return DriftReport(source, len(reference), len(current), limits, rows)
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, Field
 
 from ..data import Schema
 
@@ -48,8 +49,22 @@ def describe(pipeline: Any, schema: Schema, train: pd.DataFrame) -> dict[str, An
     }
 
 
+class Contribution(BaseModel):
+    feature: str
+    contribution: float = Field(description="Signed, in raw-score units (log-odds if binary)")
+
+
+class Explanation(BaseModel):
+    """The ``explanation`` of an answer: ``raw_score`` = ``base_value`` + the contributions."""
+
+    explained_class: str = Field(description="The class whose raw score is explained")
+    base_value: float = Field(description="The raw score of an average training row")
+    raw_score: float = Field(description="This record's raw score for explained_class")
+    top_features: list[Contribution] = Field(description="The largest contributions by size")
+
+
 @dataclass(frozen=True)
-class Explanation:
+class Reasons:
     """One row's raw score for ``explained_class``, split into feature contributions."""
 
     explained_class: str
@@ -64,6 +79,15 @@ class Explanation:
         """The ``count`` largest contributions by size, with their sign."""
         ranked = sorted(self.contributions.items(), key=lambda item: -abs(item[1]))
         return [{"feature": name, "contribution": value} for name, value in ranked[:count]]
+
+    def as_json(self) -> dict[str, Any]:
+        """The answer's ``explanation`` (the ``Explanation`` above), as JSON types."""
+        return {
+            "explained_class": self.explained_class,
+            "base_value": self.base_value,
+            "raw_score": self.raw_score,
+            "top_features": self.top(),
+        }
 
 
 class Explainer:
@@ -83,9 +107,7 @@ class Explainer:
 
         return lightgbm.Booster(model_str=self.description["booster"])
 
-    def explain(
-        self, columns: Mapping[str, Sequence[Any]], labels: Sequence[str]
-    ) -> list[Explanation]:
+    def explain(self, columns: Mapping[str, Sequence[Any]], labels: Sequence[str]) -> list[Reasons]:
         """Explain the positive class (binary) or each row's predicted label (multiclass)."""
         per_class = self.contributions(columns)  # rows x classes x (features + base)
         names, classes = self.schema.features, self.schema.classes
@@ -94,7 +116,7 @@ class Explainer:
         for row, name in zip(per_class, explained, strict=True):
             values = row[classes.index(name)]
             contributions = dict(zip(names, values[:-1].tolist(), strict=True))
-            rows.append(Explanation(name, float(values[-1]), contributions))
+            rows.append(Reasons(name, float(values[-1]), contributions))
         return rows
 
     def contributions(self, columns: Mapping[str, Sequence[Any]]) -> np.ndarray:

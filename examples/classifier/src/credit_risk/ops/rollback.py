@@ -1,9 +1,9 @@
 """``make rollback``: point ``champion`` back at the previous version, and serve it.
 
-The alias moves in the registry (recorded as an event, see ``champion.py``), then the
-version is exported to ``models/champion``. A running service follows within its poll
-interval (``hot_reload.py``): it watches ``models/champion/registry.json``, or the alias
-itself when it serves ``models:/NAME@champion``. No restart, no image rebuild.
+The alias moves in the registry (recorded as an event, see ``champion.py``), then
+``export_champion`` writes that version to ``models/champion``, whose ``registry.json``
+now names it. A running service polls its model source (``hot_reload.py``) and swaps the
+version in within one ``reload_interval_s``: no restart, no image rebuild.
 
     make rollback               # the champion before the current one
     make rollback VERSION=3     # a version by number

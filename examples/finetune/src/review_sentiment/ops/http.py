@@ -1,23 +1,17 @@
 """HTTP plumbing every service of this project shares: body limit, readable 422s, headers.
 
-None of it is about the model, which is why it lives in ``ops/`` and not in ``serve.py``:
-- ``BodySizeLimit`` answers 413 before a body over ``max_body_bytes`` is read into memory,
-  whether the client announced its size or streams it, so one client cannot exhaust RAM.
-- ``readable_422`` says where and what was wrong without echoing the input back (a NaN in
-  a request cannot be written as JSON, and echoing a request is how logs leak data).
-- ``SecurityHeaders`` adds ``X-Content-Type-Options: nosniff`` (and anything else the
-  service passes) to every response, so a browser never guesses a content type, and a
-  Content-Security-Policy to every HTML page that has none of its own (``/docs``): no
-  framing, no plugins, no ``<base>``. CORS stays closed unless ``cors_origins`` lists
-  the browser origins that may call the API.
-- ``RequestDeadline`` closes a connection that has not sent a whole request within
-  ``REQUEST_TIMEOUT_S``: a client that connects and sends nothing, or a byte a second,
-  cannot hold a socket for ever (uvicorn itself times out only idle keep-alive
-  connections). ``make serve`` passes it to uvicorn (``--http``); ``Worker`` gives it
-  to the gunicorn workers of ``make serve-prod`` and the image.
-- ``ERROR_RESPONSES`` puts the 400, 413 and 422 bodies in the OpenAPI document, so a
-  client generated from ``/openapi.json`` knows every status it can get back
-  (``make contract`` checks that with such a client).
+None of it is about the model, so it lives in ``ops/``; ``add_http_plumbing`` installs it:
+- ``BodySizeLimit``: 413 before a body over ``max_body_bytes`` is read into memory, whether
+  its size was announced or it streams, so one client cannot exhaust RAM.
+- ``readable_422``: where and what was wrong, never the input echoed back (a NaN cannot be
+  written as JSON, and echoing requests is how logs leak data).
+- ``SecurityHeaders``: ``nosniff`` on every response, and a Content-Security-Policy on HTML
+  pages without one (``/docs``). CORS stays closed unless ``cors_origins`` lists origins.
+- ``RequestDeadline``: closes a connection that has not sent a whole request within
+  ``REQUEST_TIMEOUT_S`` (uvicorn times out only idle keep-alive connections); ``make serve``
+  passes it to uvicorn, ``Worker`` to gunicorn (``make serve-prod`` and the image).
+- ``ERROR_RESPONSES``: the 400, 413 and 422 bodies in the OpenAPI document, so a generated
+  client knows every status it can get back (``make contract`` checks it).
 """
 
 from __future__ import annotations
@@ -40,9 +34,8 @@ from uvicorn_worker import UvicornWorker
 SAFE_HEADERS = {"x-content-type-options": "nosniff", "referrer-policy": "no-referrer"}
 # For pages that set no policy of their own (the API docs, which load Swagger UI's scripts).
 PAGE_POLICY = "frame-ancestors 'none'; object-src 'none'; base-uri 'none'"
-# Seconds a connection has to send one whole request (headers and body), counted from
-# when it opened or from the previous response. A chosen value: a 1 MB body needs only
-# 100 kB/s to make it, and a slow client is cut off before it ties up much.
+# Seconds to send one whole request, from the connection's start or the last response.
+# Chosen: a 1 MB body needs only 100 kB/s, and a slow client is cut off before long.
 REQUEST_TIMEOUT_S = 10.0
 # A text field's pattern: some character that is not (ASCII) white space, so "" and "\n"
 # are a 422. A pattern, not stripping: both sides of the contract read it the same way.

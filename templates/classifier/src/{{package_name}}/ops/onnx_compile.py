@@ -2,7 +2,7 @@
 
 skl2onnx converts the fitted scikit-learn ``Pipeline`` (preprocessing and estimator) into
 one ONNX graph; onnxmltools supplies LightGBM's converter. ``register.py`` calls
-``compile_onnx`` at training time and logs the result beside the model only when it returns
+``log_onnx`` at training time, which logs the result beside the model only when it returns
 the pipeline's probabilities within ``ONNX_TOLERANCE`` on every training row (ONNX computes
 in float32; the test split stays untouched, kept for the reported numbers). ``predict.py``
 runs it with onnxruntime, so predictions need neither the converters nor LightGBM (reason
@@ -12,6 +12,10 @@ runs the pipeline.
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
+import mlflow
 import numpy as np
 import onnxruntime
 import pandas as pd
@@ -56,3 +60,17 @@ def compile_onnx(
     compiled = session.run(None, schema.onnx_feed(names, columns))[1]
     error = float(np.abs(compiled - pipeline.predict_proba(features)).max())
     return (onnx_bytes if error <= ONNX_TOLERANCE else None), error
+
+
+def log_onnx(pipeline: Pipeline, schema: Schema, rows: pd.DataFrame) -> float:
+    """Compile, log ``onnx/model.onnx`` in the active run if exact enough, return the error.
+
+    The error is logged too (``onnx_max_abs_diff``), whether or not the file was.
+    """
+    onnx, error = compile_onnx(pipeline, schema, rows)
+    mlflow.log_metric("onnx_max_abs_diff", error)
+    if onnx is not None:
+        with tempfile.TemporaryDirectory() as folder:
+            (Path(folder) / ONNX_FILE).write_bytes(onnx)
+            mlflow.log_artifact(str(Path(folder) / ONNX_FILE), artifact_path="onnx")
+    return error
