@@ -19,14 +19,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from functools import partial
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import pydantic_core
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, BeforeValidator
+from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn_worker import UvicornWorker
@@ -42,15 +42,6 @@ REQUEST_TIMEOUT_S = 10.0
 NOT_BLANK = r"[^ \t\n\r\f\v]"
 
 
-def _whole_float_as_int(value: Any) -> Any:
-    return int(value) if isinstance(value, float) and value.is_integer() else value
-
-
-# An integer as JSON Schema means it: 15 and 15.0 are the same integer, "15" and true are
-# not integers. Strict validation (every request model's) alone would refuse 15.0.
-WholeNumber = Annotated[int, BeforeValidator(_whole_float_as_int)]
-
-
 class Health(BaseModel):
     """``GET /health``: the process answers (liveness)."""
 
@@ -58,7 +49,7 @@ class Health(BaseModel):
 
 
 class Readiness(BaseModel):
-    """``GET /ready``: 200 when the served model (or index) answers, 503 before that."""
+    """``GET /ready``: 200 once what the service serves is loaded, 503 before that."""
 
     ready: bool
     model_version: str | None

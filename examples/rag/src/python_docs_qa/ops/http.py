@@ -58,7 +58,7 @@ class Health(BaseModel):
 
 
 class Readiness(BaseModel):
-    """``GET /ready``: 200 when the served model (or index) answers, 503 before that."""
+    """``GET /ready``: 200 once what the service serves is loaded, 503 before that."""
 
     ready: bool
     model_version: str | None
