@@ -8,6 +8,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 
 from credit_risk.config import Settings
 from credit_risk.ops import answers, learning_curve, overfitting, slices
@@ -55,6 +56,14 @@ def test_slices_are_big_enough_worst_first_and_flagged_by_the_rule(
     assert confidence == sorted(confidence, reverse=True)
     assert all(row["true"] != row["predicted"] for row in report.mistakes)
     assert "Most confident mistakes" in slices.write(report, tmp_path)[0].read_text()
+
+
+def test_a_number_with_few_values_is_sliced_by_value_not_by_one_quartile() -> None:
+    frame = pd.DataFrame({"sex": [1.0, 2.0] * 40, "age": np.arange(80.0)})
+    schema = SimpleNamespace(categorical={}, numeric=["sex", "age"])
+    levels = slices._levels(frame, schema)
+    assert sorted(levels["sex"].unique()) == ["1", "2"]
+    assert levels["age"].nunique() == 4
 
 
 def test_every_answer_quotes_the_run_in_a_short_line() -> None:

@@ -1,12 +1,12 @@
 """Where does the model fail? Its error rate per slice of the test split, and its worst mistakes.
 
 A single test PR-AUC hides the groups the model serves badly. Each level of a
-categorical feature, and each quartile of a numeric one, with at least ``MIN_ROWS``
-test rows is a slice; a slice whose error rate (share of wrong labels at the service's
-threshold) is ``FLAG_RATIO`` times the overall one or more is flagged. The most confident
-mistakes (wrong, with the highest probability on the wrong label) are the rows to read
-first. Test split only, reported and never used to decide anything. Writes
-``reports/slices.md`` and ``slices.json``.
+categorical feature, and each quartile of a numeric one (each value, for four or fewer),
+with at least ``MIN_ROWS`` test rows is a slice; a slice whose error rate (share of wrong
+labels at the service's threshold) is ``FLAG_RATIO`` times the overall one or more is
+flagged. The most confident mistakes (wrong, with the highest probability on the wrong
+label) are the rows to read first. Test split only, reported and never used to decide
+anything. Writes ``reports/slices.md`` and ``slices.json``.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def slice_report(result: TrainResult) -> SliceReport:
     for feature, levels in _levels(features, schema).items():
         for level in levels.dropna().unique():
             rows = (levels == level).to_numpy()
-            if rows.sum() < MIN_ROWS:
+            if rows.sum() < MIN_ROWS or rows.all():  # too few rows, or the whole split
                 continue
             present = len(set(labels[rows])) == len(schema.classes)
             score = pr_auc(labels[rows], proba[rows], schema) if present else None
@@ -79,9 +79,13 @@ def slice_report(result: TrainResult) -> SliceReport:
 
 
 def _levels(features: pd.DataFrame, schema: Schema) -> dict[str, pd.Series]:
-    """The slicing of each feature: its categories, or the quartile its number falls in."""
+    """The slicing of each feature: its categories, its values when a number takes at most
+    four (a 1/2 code is two groups, not one quartile), or the quartile its number falls in."""
     levels = {name: features[name].where(features[name] != "nan") for name in schema.categorical}
     for name in schema.numeric:
+        if features[name].nunique() <= 4:
+            levels[name] = features[name].map(lambda value: f"{value:g}", na_action="ignore")
+            continue
         quartile, edges = pd.qcut(features[name], 4, labels=False, retbins=True, duplicates="drop")
         names = {q: f"{edges[q]:g} to {edges[q + 1]:g}" for q in range(len(edges) - 1)}
         levels[name] = quartile.map(names)
