@@ -273,6 +273,8 @@ def test_default_project_ingests_evaluates_serves_and_reports(
     metadata = httpx.get(f"{url}/metadata", timeout=10).json()
     assert metadata["run_id"] == record["run_id"]
     assert metadata["test_metrics"] == scores
+    assert metadata["model_version"] == record["model_version"]
+    assert metadata["dense_weight"] == fusion["dense_weight"]  # the weight chosen on dev
     shot = Path(os.environ.get("RAG_SCREENSHOT", tmp_path / "page.png"))
     shot.parent.mkdir(parents=True, exist_ok=True)
     assert "library/shutil.rst" in _page_answer(url, "How do I copy a file?", shot)

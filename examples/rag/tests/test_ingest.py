@@ -149,6 +149,15 @@ def test_chunks_overlap_and_stay_under_the_limit() -> None:
     assert len({p.id for p in passages}) == len(passages)
 
 
+def test_source_counts_say_what_each_source_was_read_as() -> None:
+    sections = [Section(s, "T", "a", "Text.") for s in ("a.md", "b.MD", "c.rst", "d.htm", "e")]
+    passages = [p for section in sections for p in chunk_section(section, 100, 20)]
+    assert ingest.source_counts(passages + passages[:1]) == {
+        "n_sources": 5, "n_sources_Markdown": 2, "n_sources_reST": 1, "n_sources_HTML": 1,
+        "n_sources_other": 1,
+    }  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("name", "content", "reason"),
     [

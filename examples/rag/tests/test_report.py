@@ -37,7 +37,8 @@ def test_resume_line_names_the_leader_when_hybrid_trails_bm25() -> None:
 def test_every_question_is_answered_with_this_runs_number() -> None:
     facts = _facts(0.71, 0.61, 0.74)
     facts.metrics.update(
-        n_dev_questions=70, n_sources=9, dense_weight=0.75, test_recall_at_5=0.74,
+        n_dev_questions=70, n_sources=9, n_sources_Markdown=8, n_sources_PDF=1,
+        dense_weight=0.75, test_recall_at_5=0.74,
         test_answer_cites_gold=0.62, test_refusal_rate=0.06, unanswerable_refusal_rate=0.85,
         dev_answered_correctly_at_threshold=0.6, injection_extractive_quoted=1.0,
         injection_prompt_fenced=1.0,
@@ -48,6 +49,9 @@ def test_every_question_is_answered_with_this_runs_number() -> None:
     assert refusal.answer == "At 0.45: refuses 85% of unanswerable, answers 60% of dev correctly."
     assert "reports/refusal.json" in refusal.evidence
     assert "0.740" in rows["Why hybrid over BM25 or dense alone?"].answer
+    assert rows["Why docutils and not your own reST parser?"].answer == (
+        "9 sources: 8 Markdown, 1 PDF, 0 reST; reST goes through docutils, as Sphinx reads it."
+    )  # what this run read, by format, even when none of it is reST
     assert "make bench report" in rows["What is the latency, and how would you cut it?"].answer
     assert all(len(a.answer.split()) <= 16 and a.evidence for a in rows.values()), rows
     del facts.metrics["unanswerable_refusal_rate"]  # a run from before the sweep existed

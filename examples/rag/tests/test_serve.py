@@ -83,6 +83,9 @@ def test_health_ready_and_metadata(client: TestClient, assistant: Assistant) -> 
     assert metadata["run_id"] is None  # this index was ingested, never scored by `make train`
     assert metadata["passages"] > 0
     assert metadata["embedding_model"] == "all-MiniLM-L6-v2"
+    assert metadata["dense_weight"] == assistant.retriever.dense_weight  # what hybrid fuses with
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["Metadata"]
+    assert {"model_version", "dense_weight"} <= set(schema["required"])
 
 
 def test_openapi_documents_every_status_of_ask(client: TestClient) -> None:

@@ -43,17 +43,19 @@ HEADERS = {"x-frame-options": "DENY"}  # nosniff and no-referrer come with ops/h
 
 
 class Metadata(BaseModel):
-    """What is served: the index (``model_version``), the run that scored it, its numbers."""
+    """What is served: the index (``model_version``), the run that scored it, its numbers
+    and the settings that shape an answer."""
 
     model_config = ConfigDict(protected_namespaces=())
     model_name: str
-    model_version: str
+    model_version: str = Field(description="The served index's version (its manifest id)")
     run_id: str | None = Field(description="The MLflow run of `make train` that scored it")
     test_metrics: dict[str, float]
     passages: int
     sources: int
     embedding_model: str
     retriever: str
+    dense_weight: float = Field(description="Hybrid's fusion weight: 0 is BM25, 1 is dense")
     rrf_k: int
     min_confidence: float
     answer_backend: str
@@ -118,6 +120,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
             sources=index.manifest["sources"],
             embedding_model=index.manifest["embedding_model"],
             retriever=settings.retriever,
+            dense_weight=assistant.retriever.dense_weight,
             rrf_k=settings.rrf_k,
             min_confidence=settings.min_confidence,
             answer_backend=settings.answer_backend,

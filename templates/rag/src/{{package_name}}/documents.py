@@ -1,10 +1,8 @@
-"""Stage 1, read: one corpus file into titled sections that keep where they came from.
+"""Stage 1, read: one corpus file in, its sections out, each titled and anchored to be cited.
 
-Every section carries its source path, a title and an anchor, so a passage cut from it
-can be cited. Each format goes through a parser made for it: reStructuredText through
-docutils (the reference parser), PDF through pypdf, HTML through the standard library's
-``HTMLParser``. Markdown needs only its headings, the lines that start with ``#``, so a
-regex does. Which files are read, and why one is skipped, is ``ingest.py``'s job.
+Each format goes through a parser made for it: reST through docutils (as Sphinx reads it),
+HTML through the standard library's ``HTMLParser``, PDF through pypdf; Markdown needs only
+its ``#`` headings, so a regex does. Which files are read at all is ``ingest.py``'s job.
 """
 
 from __future__ import annotations
@@ -42,15 +40,13 @@ def read_file(path: Path, source: str) -> list[Section]:
     """The sections of one document, by its suffix."""
     suffix = path.suffix.lower()
     if suffix == ".pdf":
-        return _pdf_sections(path, source)
+        return list(_pdf_sections(path, source))
     text = path.read_bytes().decode("utf-8", errors="replace").replace("\r\n", "\n")
     title = path.stem.replace("_", " ").replace("-", " ").strip().capitalize() or path.name
-    if suffix in (".md", ".markdown"):
-        return list(_markdown_sections(text, source, title))
-    if suffix == ".rst":
-        return list(rst_sections(text, source, title))
-    if suffix in (".html", ".htm"):
-        return list(_html_sections(text, source, title))
+    readers = {".md": _markdown_sections, ".markdown": _markdown_sections, ".rst": rst_sections,
+               ".html": _html_sections, ".htm": _html_sections}  # fmt: skip
+    if suffix in readers:
+        return list(readers[suffix](text, source, title))
     return [Section(source, title, "", text.strip())] if text.strip() else []
 
 
@@ -67,7 +63,6 @@ def _section(source: str, doc_title: str, heading: str, anchor: str, text: str) 
 
 
 # Markdown: split at headings; the first `# heading` names the document ----------------
-
 _MARKDOWN_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 
 
@@ -86,24 +81,23 @@ def _markdown_sections(text: str, source: str, title: str) -> Iterator[Section]:
     yield from _section(source, doc_title, heading, slugify(heading), "\n".join(body))
 
 
-# reST: docutils, taught just enough Sphinx to keep its text -----------------------------
-# Sphinx's roles (``:func:``) and directives (``.. function::``) are unknown to docutils,
-# which would print errors into the text: each one used is registered as a generic one.
-
+# reST: docutils, taught just enough Sphinx (roles like ``:func:``, directives like
+# ``.. function::``, registered before parsing) not to print errors into the text ----------
 _OBJECTS = frozenset(  # Python objects: a section of their own, anchored at the name
     {"function", "method", "class", "exception", "attribute", "data", "decorator", "envvar",
      "classmethod", "staticmethod", "abstractmethod", "coroutinefunction", "coroutinemethod",
      "decoratormethod", "option", "cmdoption", "describe", "pdbcommand"}
 )  # fmt: skip
 _DROPPED = frozenset(  # no text a reader would look for
-    {"index", "toctree", "contents", "sectionauthor", "moduleauthor", "highlight", "include",
-     "literalinclude", "testsetup", "testcleanup", "raw", "image", "figure", "audit-event",
-     "tabularcolumns", "only", "program", "productionlist", "sectnum", "availability"}
+    {"index", "toctree", "contents", "sectionauthor", "moduleauthor", "module", "currentmodule",
+     "highlight", "include", "literalinclude", "testsetup", "testcleanup", "raw", "image", "only",
+     "figure", "audit-event", "tabularcolumns", "program", "productionlist", "sectnum",
+     "availability"}
 )  # fmt: skip
 _CODE = frozenset({"code", "code-block", "sourcecode", "doctest", "testcode", "testoutput"})
-_LABELS = {"versionadded": "New in version", "versionchanged": "Changed in version",
-           "deprecated": "Deprecated since version",
-           "deprecated-removed": "Deprecated since version"}  # fmt: skip
+_LABELS = {"versionadded": "New in", "versionchanged": "Changed in",
+           "deprecated": "Deprecated since", "deprecated-removed": "Deprecated since"}  # fmt: skip
+_NO_TEXT = (nodes.title, nodes.target, nodes.substitution_definition, nodes.docinfo)
 _QUIET = {"report_level": 5, "halt_level": 5, "warning_stream": False, "doctitle_xform": False,
           "file_insertion_enabled": False, "raw_enabled": False}  # fmt: skip
 
@@ -125,7 +119,6 @@ class _SphinxDirective(Directive):
         name, argument = self.name, " ".join(" ".join(self.arguments).split())
         if name in ("module", "currentmodule"):
             self.state.document["module"] = argument  # qualifies the objects that follow
-            return []
         if name in _DROPPED or name.startswith("c:"):
             return []
         if name in _CODE:
@@ -137,7 +130,7 @@ class _SphinxDirective(Directive):
             container["name"] = argument if qualified else f"{module}.{argument}"
         elif argument:  # `.. versionadded:: 3.2 text` reads "New in version 3.2: text"
             version, _, rest = argument.partition(" ") if name in _LABELS else ("", "", argument)
-            label = [nodes.Text(f"{_LABELS[name]} {version}: ")] if name in _LABELS else []
+            label = [nodes.Text(f"{_LABELS[name]} version {version}: ")] if name in _LABELS else []
             container += nodes.paragraph("", "", *label, *self.state.inline_text(rest, 0)[0])
         self.state.nested_parse(self.content, self.content_offset, container)
         return [container]
@@ -160,41 +153,25 @@ def rst_sections(text: str, source: str, title: str) -> Iterator[Section]:
     tree = publish_doctree(text, settings_overrides=_QUIET)
     for node in [*tree.findall(nodes.system_message), *tree.findall(nodes.comment)]:
         node.parent.remove(node)
-    parts: list[tuple[str, str | None, list[str]]] = [("", "", [])]
-    headings = _walk(tree, parts, [])
-    for heading, anchor, body in parts:
-        anchor = slugify(heading) if anchor is None else anchor
-        yield from _section(source, headings[0] if headings else title, heading, anchor,
-                            "\n\n".join(body))  # fmt: skip
-
-
-def _walk(
-    node: nodes.Element, parts: list[tuple[str, str | None, list[str]]], headings: list[str]
-) -> list[str]:
-    """Append ``(heading, anchor or None: its slug, texts)`` per section in document order;
-    the first heading names the document and opens no section of its own."""
-    for child in node.children:
-        if isinstance(child, nodes.section):
-            heading = child[0].astext().replace(" --- ", " — ")
-            parts.append((heading, None, []) if headings else ("", "", []))
+    parts: list[tuple[str, str, list[str]]] = [("", "", [])]  # heading, anchor, texts
+    headings: list[str] = []  # the first names the document and opens no section of its own
+    for node in tree.findall(lambda node: isinstance(node.parent, (nodes.section, nodes.document))):
+        if isinstance(node, nodes.section):
+            heading = node[0].astext().replace(" --- ", " — ")
+            parts.append((heading, slugify(heading), []) if headings else ("", "", []))
             headings.append(heading)
-            _walk(child, parts, headings)
-        elif isinstance(child, _Object) and isinstance(node, (nodes.section, nodes.document)):
-            name = child["name"]
-            parts.append((name, name.split("(")[0], [nodes.Element.astext(child)]))
-        elif not isinstance(
-            child, (nodes.title, nodes.target, nodes.substitution_definition, nodes.docinfo)
-        ):
-            parts[-1][2].append(child.astext())
-    return headings
+        elif isinstance(node, _Object):  # at the top level: a section of its own
+            parts.append((node["name"], node["name"].split("(")[0], [nodes.Element.astext(node)]))
+        elif not isinstance(node, _NO_TEXT):
+            parts[-1][2].append(node.astext())  # the text of everything inside it
+    doc_title = headings[0] if headings else title
+    for heading, anchor, body in parts:
+        yield from _section(source, doc_title, heading, anchor, "\n\n".join(body))
 
 
 # HTML: the visible text of the main content, split at h1-h3 ----------------------------
-
-_HIDDEN = frozenset(
-    {"script", "style", "noscript", "template", "svg", "nav", "aside", "footer", "form",
-     "button", "dialog"}
-)  # fmt: skip
+_HIDDEN = frozenset({"script", "style", "noscript", "template", "svg", "nav", "aside",
+                     "footer", "form", "button", "dialog"})  # fmt: skip
 _HEADINGS = ("h1", "h2", "h3")
 
 
@@ -204,10 +181,9 @@ class _Page(HTMLParser):
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
-        self.title = ""
+        self.title = self._text = self._id = ""
         self.items: list[tuple[str | None, str, str, bool]] = []  # heading, text, id, in main
         self._open: list[str] = []  # the hidden, main, title and heading tags now open
-        self._text = self._id = ""
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _HIDDEN or (tag == "header" and "main" not in self._open):
@@ -221,8 +197,7 @@ class _Page(HTMLParser):
             self.handle_data("\n")
 
     def handle_endtag(self, tag: str) -> None:
-        kind = {"article": "main", "header": "hidden"}.get(tag, tag)
-        kind = "hidden" if tag in _HIDDEN else kind
+        kind = "hidden" if tag in _HIDDEN or tag == "header" else {"article": "main"}.get(tag, tag)
         if kind not in self._open:
             return
         self._open.remove(kind)
@@ -242,41 +217,34 @@ class _Page(HTMLParser):
 
 
 def _html_sections(text: str, source: str, title: str) -> Iterator[Section]:
-    """Sections of the page's main content (the whole page when it marks none), titled
-    by its first heading or its ``<title>``."""
+    """Sections of the page's main content, titled by its first heading or ``<title>``."""
     page = _Page()
     page.feed(text)
     page.close()
-    items = page.items
-    if any(in_main for *_, in_main in items):  # menus and sidebars sit outside <main>
-        items = [item for item in items if item[3]]
+    items = [item for item in page.items if item[3]] or page.items  # menus sit outside <main>
     headings = [heading for heading, *_ in items if heading]
     doc_title = headings[0] if headings else re.split(r"\s+[-|–—]\s+", page.title.strip())[0]
-    parts: list[tuple[str, str, list[str]]] = [("", "", [])]
+    parts: list[tuple[str, str, list[str]]] = [("", "", [])]  # heading, anchor, texts
     for heading, data, anchor, _ in items:
         if heading is None:
             parts[-1][2].append(data)
-        else:
-            parts.append(("" if heading == doc_title else heading, anchor, []))
+        else:  # the heading that titles the page opens an untitled section
+            parts.append(("", "", []) if heading == doc_title else (heading, anchor, []))
     for heading, anchor, body in parts:
-        yield from _section(source, doc_title or title, heading, anchor if heading else "",
-                            re.sub(r"[ \t]+", " ", "".join(body)))  # fmt: skip
+        text = re.sub(r"[ \t]+", " ", "".join(body))
+        yield from _section(source, doc_title or title, heading, anchor, text)
 
 
-def _pdf_sections(path: Path, source: str) -> list[Section]:
+def _pdf_sections(path: Path, source: str) -> Iterator[Section]:
     """One section per page, anchored ``page=N`` (what PDF viewers understand)."""
-    from pypdf import PdfReader  # imported here: only PDF corpora pay for it
-    from pypdf.errors import PyPdfError
+    from pypdf import PdfReader, errors  # imported here: only PDF corpora pay for it
 
     try:
         reader = PdfReader(path)
         meta_title = reader.metadata.title if reader.metadata else None
         title = (meta_title or path.stem.replace("_", " ").capitalize()).strip()
         pages = [(page.extract_text() or "").strip() for page in reader.pages]
-    except PyPdfError as error:  # truncated, damaged or encrypted
+    except errors.PyPdfError as error:  # truncated, damaged or encrypted
         raise ValueError(f"not a readable PDF: {error}") from None
-    return [
-        section
-        for number, text in enumerate(pages, start=1)
-        for section in _section(source, title, f"page {number}", f"page={number}", text)
-    ]
+    for number, text in enumerate(pages, start=1):
+        yield from _section(source, title, f"page {number}", f"page={number}", text)

@@ -25,6 +25,7 @@ from .answer import Assistant, Citation, build_assistant, cited_numbers
 from .chunking import Passage
 from .config import Mode, Settings
 from .embeddings import ModelError
+from .ingest import source_counts
 from .ops import injection, refusal, synthetic
 from .ops.fusion import FUSED_WEIGHTS, Fusion, choose_weight
 from .ops.significance import mcnemar_p
@@ -175,7 +176,7 @@ def evaluate(settings: Settings, assistant: Assistant | None = None) -> Evaluati
         "n_questions": len(test),
         "n_dev_questions": len(dev),
         "n_passages": manifest["passages"],
-        "n_sources": manifest["sources"],
+        **source_counts(scored.retriever.index.passages),
         "ingest_seconds": manifest["ingest_seconds"],
         "dense_weight": fusion.dense_weight,
         **{f"dev_mrr_at_10_w{round(w * 100)}": mrr for w, mrr in fusion.dev_mrr.items()},

@@ -16,8 +16,9 @@ import shutil
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,9 @@ from .config import Settings
 from .documents import DOCUMENT_SUFFIXES, PASSAGES_SUFFIX
 from .ops.cache import embed_passages, model_fingerprint
 from .ops.subset import subset
+
+_FORMATS = {".md": "Markdown", ".markdown": "Markdown", ".rst": "reST", ".txt": "text",
+            ".html": "HTML", ".htm": "HTML", ".pdf": "PDF"}  # fmt: skip
 
 
 class CorpusError(RuntimeError):
@@ -122,6 +126,14 @@ def _file_passages(path: Path, source: str, settings: Settings) -> list[Passage]
         for section in documents.read_file(path, source)
         for passage in chunk_section(section, settings.chunk_words, settings.overlap_words)
     ]
+
+
+def source_counts(passages: list[Passage]) -> dict[str, float]:
+    """``n_sources`` and one ``n_sources_<format>`` per format read (``n_sources_reST``),
+    counted from the passages' own source paths: what README's docutils row reports."""
+    sources = {p.source for p in passages}
+    formats = Counter(_FORMATS.get(PurePosixPath(s).suffix.lower(), "other") for s in sources)
+    return {"n_sources": len(sources)} | {f"n_sources_{name}": n for name, n in formats.items()}
 
 
 def ingest(settings: Settings) -> dict[str, Any]:

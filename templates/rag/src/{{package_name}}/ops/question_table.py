@@ -53,6 +53,15 @@ def answers(
         if "injection_prompt_fenced" in m
         else RETRAIN
     )
+    prefix = "n_sources_"  # one metric per format read, from ingest.source_counts
+    read = {k.removeprefix(prefix): int(v) for k, v in m.items() if k.startswith(prefix)}
+    by_format = sorted({"reST": 0, **read}.items(), key=lambda item: -item[1])  # reST: asked
+    formats = (
+        f"{int(m['n_sources'])} sources: {', '.join(f'{n} {name}' for name, n in by_format)}; "
+        "reST goes through docutils, as Sphinx reads it."
+        if read
+        else RETRAIN
+    )
     return [
         Answer(
             "Why RAG and not fine-tuning?",
@@ -110,8 +119,7 @@ def answers(
         ),
         Answer(
             "Why docutils and not your own reST parser?",
-            f"{int(m['n_sources'])} sources read; any reST among them through docutils, "
-            "as Sphinx reads it.",
+            formats,
             (f"{DESIGN}#reading-restructuredtext-with-docutils", f"{SRC}/documents.py"),
         ),
         Answer(
