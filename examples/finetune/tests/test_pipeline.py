@@ -31,8 +31,10 @@ def test_pipeline_logs_every_model_registers_the_champion_and_evaluates_it(
     history = MlflowClient().get_metric_history(run_id, "val_accuracy")
     assert len(history) == logged.metrics["finetuned.epochs_run"]
     assert logged.metrics["finetuned.epochs_run"] <= logged.metrics["finetuned.planned_epochs"]
-    for knob in ("learning_rate", "head_learning_rate", "min_train_steps", "lora_learning_rate"):
+    for knob in ("learning_rate", "head_learning_rate", "min_train_steps", "lora_learning_rate",
+                 "promote_margin"):  # fmt: skip
         assert float(logged.params[knob]) == getattr(settings, knob)
+    assert logged.params["max_val_size"] == str(settings.max_val_size)
 
     champion = MlflowClient().get_model_version_by_alias(tracking.MODEL_NAME, tracking.CHAMPION)
     assert champion.run_id == run_id
