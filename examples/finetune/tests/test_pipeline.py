@@ -9,9 +9,9 @@ import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
-from review_sentiment import metrics, model, pipeline
+from review_sentiment import experiment, metrics, model, pipeline
 from review_sentiment.config import Settings
-from review_sentiment.ops import bench, tracking
+from review_sentiment.ops import bench, champion, tracking
 
 
 def test_pipeline_logs_every_model_registers_the_champion_and_evaluates_it(
@@ -44,6 +44,21 @@ def test_pipeline_logs_every_model_registers_the_champion_and_evaluates_it(
     assert evaluated["test_metrics"]["test_accuracy"] == pytest.approx(
         logged.metrics["test_accuracy"]
     )
+
+
+def test_a_full_run_after_a_smoke_run_takes_champion_and_a_smoke_run_never_does(
+    settings: Settings,
+) -> None:
+    def served_run() -> str:
+        return str(json.loads((settings.model_dir / model.REGISTRY_FILE).read_text())["run_id"])
+
+    pipeline.run(settings.smoke(), experiment.SMOKE_RUN)  # the first champion: a smoke model
+    full = pipeline.run(settings)
+    client, name = MlflowClient(), tracking.MODEL_NAME  # after run() pointed MLflow here
+    assert champion.champion_version(client, name) == "2" and served_run() == full
+    assert "replaces the smoke run v1" in champion.history(client, name)[-1].reason
+    pipeline.run(settings.smoke(), experiment.SMOKE_RUN)
+    assert champion.champion_version(client, name) == "2" and served_run() == full
 
 
 def test_fine_tuned_model_beats_the_majority_class_and_lora_is_logged(

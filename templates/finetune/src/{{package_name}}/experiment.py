@@ -33,6 +33,7 @@ from .train import fine_tune, plan_epochs
 BASELINES = ("tfidf_lr", "frozen_lr")  # cheapest first
 SERVED = "finetuned"
 SPLIT_TAGS = {"val": "val_split_sha256", "test": "test_split_sha256"}
+SMOKE_RUN = "smoke"  # the run name of `make train-smoke`: register.py never promotes it
 
 
 @dataclass(frozen=True)
