@@ -20,10 +20,10 @@ def test_pipeline_logs_every_model_registers_the_champion_and_evaluates_it(
     run_id = pipeline.run(settings)
 
     logged = MlflowClient().get_run(run_id).data
-    for name in ("tfidf_lr", "frozen_lr", "finetuned"):
+    for name in ("majority", "tfidf_lr", "frozen_lr", "finetuned"):
         for key in ("val_macro_f1", "test_accuracy", "test_macro_f1"):
             assert 0.0 <= logged.metrics[f"{name}.{key}"] <= 1.0
-        assert logged.metrics[f"{name}.train_seconds"] > 0
+        assert logged.metrics[f"{name}.train_seconds"] > 0 or name == "majority"
     assert logged.metrics["val_macro_f1"] == logged.metrics["finetuned.val_macro_f1"]
     assert logged.metrics["test_accuracy"] == logged.metrics["finetuned.test_accuracy"]
     assert 0.0 <= logged.metrics["mcnemar.p_value"] <= 1.0
@@ -66,7 +66,7 @@ def test_fine_tuned_model_beats_the_majority_class_and_lora_is_logged(
 ) -> None:
     run_id = pipeline.run(settings.model_copy(update={"lora": True}))
     logged = mlflow.get_run(run_id).data.metrics
-    assert logged["finetuned.test_accuracy"] > 0.5  # three balanced labels: majority = 1/3
+    assert logged["finetuned.test_accuracy"] > max(0.5, logged["majority.test_accuracy"])
     assert logged["lora.trainable_params"] < logged["finetuned.trainable_params"] / 10
 
 

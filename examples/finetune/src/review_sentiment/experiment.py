@@ -1,14 +1,15 @@
 """The experiment: every candidate on the same split, logged to one MLflow run.
 
-``run`` trains, in order, the baseline any text model must beat (TF-IDF + logistic
-regression), the "before" (frozen MiniLM embeddings + LR), the "after" (MiniLM fine-tuned
-end to end) and, when ``settings.lora`` is on, LoRA adapters. Each model that needs the
-encoder gets its own copy, built by ``candidate`` from the pre-trained weights with the
-same seeded head, so no candidate starts from what another one learned. Each is scored on
-validation (``<model>.val_*``: what every decision uses) and test (``<model>.test_*``:
-reported, decides nothing). The fine-tuned model is the one served: its scores are also
-logged under the plain names (``val_macro_f1``, ``test_accuracy``...), beside McNemar's
-test against its strongest baseline, its confusion matrix, worst errors and weights.
+``run`` scores, in order, the majority class (the floor), the baseline any text model
+must beat (TF-IDF + logistic regression), the "before" (frozen MiniLM embeddings + LR),
+the "after" (MiniLM fine-tuned end to end) and, when ``settings.lora`` is on, LoRA. Each
+model that needs the encoder gets its own copy, built by ``candidate`` from the pre-trained
+weights with the same seeded head, so no candidate starts from what another one learned.
+Each is scored on validation (``<model>.val_*``: what every decision uses) and test
+(``<model>.test_*``: reported, decides nothing). The fine-tuned model is the one served:
+its scores are also logged under the plain names (``val_macro_f1``, ``test_accuracy``...),
+beside McNemar's test against its strongest baseline, its confusion matrix, worst errors
+and weights.
 """
 
 from __future__ import annotations
@@ -63,6 +64,9 @@ def run(settings: Settings, splits: Splits, run_name: str) -> str:
     start = time.perf_counter()
     with mlflow.start_run(run_name=run_name) as active:
         _log_setup(settings, splits)
+        top = baselines.majority_label(splits.train[LABEL].tolist())
+        floor = {"train_seconds": 0.0, "trainable_params": 0.0}
+        _scored("majority", splits, [top] * len(splits.val), [top] * len(splits.test), floor)
         scored = {"tfidf_lr": _tfidf(splits, settings), "frozen_lr": _frozen(splits, settings)}
         finetuned = candidate(settings, splits.labels)
         scored[SERVED] = _fine_tuned(SERVED, finetuned, splits, settings)

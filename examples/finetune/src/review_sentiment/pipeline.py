@@ -48,7 +48,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     settings = Settings()
     try:
-        run(settings.smoke() if args.smoke else settings, experiment.SMOKE_RUN if args.smoke else "train")
+        if args.smoke:
+            run(settings.smoke(), experiment.SMOKE_RUN)
+        else:
+            run(settings)
     except (data.DataError, evaluate.EvaluateError) as error:
         sys.exit(f"error: {error}")
 

@@ -10,7 +10,8 @@ plain ``def``: FastAPI runs them on its thread pool, so the model's CPU work nev
 the event loop, and every thread shares one ``Predictor`` (``model.py`` says why that is
 safe). ``response_model=Prediction`` documents the body in OpenAPI, but a handler returns
 ``json_response`` (a ``Response``), which FastAPI sends as it is: no second validation
-and serialisation per request; ``test_serve.py`` checks the bodies against the models. Start: ``uvicorn --factory review_sentiment.serve:app_from_env``.
+and serialisation per request; ``test_serve.py`` checks the bodies against the models.
+Start: ``uvicorn --factory review_sentiment.serve:app_from_env``.
 """
 
 # No `from __future__ import annotations` here: FastAPI reads the request models built
