@@ -159,8 +159,8 @@ def _verdict(facts: Facts) -> str:
         )
     else:
         why = (
-            f"it scored the best validation macro-F1 ({f1[choice.model]:.3f}), so "
-            "fine-tuning did not pay for itself here"
+            f"it scored the best validation macro-F1 ({f1[choice.model]:.3f})"
+            + (", so fine-tuning did not pay for itself here" if choice.model != "lora" else "")
             if choice.model == choice.best
             else f"its validation macro-F1 {f1[choice.model]:.3f} is within {WORTH_IT} of "
             f"the best ({SHORT[choice.best]}, {f1[choice.best]:.3f}{noise}) at a lower "
