@@ -65,12 +65,10 @@ class TextClassifier(nn.Module):
 class Predictor:
     """Tokenizer + model behind one method: texts in, probabilities out, in batches.
 
-    One instance serves every thread of the server. The forward pass is safe to run
-    concurrently: under ``inference_mode`` on an eval-mode module it only reads the weights
-    (no autograd graph, dropout off, no running statistics in BERT). The fast tokenizer is
-    not: a call with padding and truncation may reconfigure its Rust state, and two threads
-    doing that at once fail ("Already borrowed"), so tokenizing holds a lock.
-    """
+    One instance serves every server thread: under ``inference_mode`` an eval-mode forward
+    pass only reads the weights (no autograd graph, dropout off, no BERT running stats). The
+    fast tokenizer may reconfigure its Rust state on a call, and two threads doing that at
+    once fail ("Already borrowed"), so tokenizing holds a lock."""
 
     def __init__(
         self, model: TextClassifier, tokenizer: PreTrainedTokenizerBase, max_length: int

@@ -3,15 +3,12 @@
 Every run's fine-tuned model (its ``model/`` artifacts) becomes a new registry version.
 The alias ``champion`` moves by ``judge``'s rule, decided on the validation split, never
 the test split:
-
-1. no champion yet: the new version takes it (a smoke run too, so ``make serve`` works);
-2. a smoke run (``make train-smoke``: a tiny subset, a plumbing check) never replaces a
-   champion, and the first full run replaces a smoke champion, whatever it scored;
-3. full runs on the same validation rows (the ``val_split_sha256`` tag): the new version
-   must beat the champion's validation macro-F1 by ``promote_margin`` (a retrain that
-   differs only by noise should not replace a model that serves well);
-4. full runs on other rows (new data, another seed or split size): the scores cannot be
-   compared, so the champion stays and ``make rollback VERSION=N`` promotes by hand.
+the first version takes it; a smoke run (``make train-smoke``, a tiny subset) never
+replaces a champion, and a full run always replaces a smoke champion; between full runs on
+the same validation rows (the ``val_split_sha256`` tag) the new one must beat the champion's
+validation macro-F1 by ``promote_margin`` (a retrain that differs only by noise should not
+replace a model that serves well); on other rows (new data, seed or split size) the scores
+cannot be compared, so the champion stays and ``make rollback VERSION=N`` promotes by hand.
 
 ``models/champion`` always holds the champion, with ``registry.json`` naming its version:
 the service serves that folder and watches that file, so a promotion or a rollback reaches
