@@ -9,9 +9,9 @@ import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
-from review_sentiment import metrics, model, pipeline
+from review_sentiment import experiment, metrics, model, pipeline
 from review_sentiment.config import Settings
-from review_sentiment.ops import bench, tracking
+from review_sentiment.ops import bench, champion, tracking
 
 
 def test_pipeline_logs_every_model_registers_the_champion_and_evaluates_it(
@@ -20,10 +20,10 @@ def test_pipeline_logs_every_model_registers_the_champion_and_evaluates_it(
     run_id = pipeline.run(settings)
 
     logged = MlflowClient().get_run(run_id).data
-    for name in ("tfidf_lr", "frozen_lr", "finetuned"):
+    for name in ("majority", "tfidf_lr", "frozen_lr", "finetuned"):
         for key in ("val_macro_f1", "test_accuracy", "test_macro_f1"):
             assert 0.0 <= logged.metrics[f"{name}.{key}"] <= 1.0
-        assert logged.metrics[f"{name}.train_seconds"] > 0
+        assert logged.metrics[f"{name}.train_seconds"] > 0 or name == "majority"
     assert logged.metrics["val_macro_f1"] == logged.metrics["finetuned.val_macro_f1"]
     assert logged.metrics["test_accuracy"] == logged.metrics["finetuned.test_accuracy"]
     assert 0.0 <= logged.metrics["mcnemar.p_value"] <= 1.0
@@ -31,8 +31,10 @@ def test_pipeline_logs_every_model_registers_the_champion_and_evaluates_it(
     history = MlflowClient().get_metric_history(run_id, "val_accuracy")
     assert len(history) == logged.metrics["finetuned.epochs_run"]
     assert logged.metrics["finetuned.epochs_run"] <= logged.metrics["finetuned.planned_epochs"]
-    for knob in ("learning_rate", "head_learning_rate", "min_train_steps", "lora_learning_rate"):
+    for knob in ("learning_rate", "head_learning_rate", "min_train_steps", "lora_learning_rate",
+                 "promote_margin"):  # fmt: skip
         assert float(logged.params[knob]) == getattr(settings, knob)
+    assert logged.params["max_val_size"] == str(settings.max_val_size)
 
     champion = MlflowClient().get_model_version_by_alias(tracking.MODEL_NAME, tracking.CHAMPION)
     assert champion.run_id == run_id
@@ -44,12 +46,27 @@ def test_pipeline_logs_every_model_registers_the_champion_and_evaluates_it(
     )
 
 
+def test_a_full_run_after_a_smoke_run_takes_champion_and_a_smoke_run_never_does(
+    settings: Settings,
+) -> None:
+    def served_run() -> str:
+        return str(json.loads((settings.model_dir / model.REGISTRY_FILE).read_text())["run_id"])
+
+    pipeline.run(settings.smoke(), experiment.SMOKE_RUN)  # the first champion: a smoke model
+    full = pipeline.run(settings)
+    client, name = MlflowClient(), tracking.MODEL_NAME  # after run() pointed MLflow here
+    assert champion.champion_version(client, name) == "2" and served_run() == full
+    assert "replaces the smoke run v1" in champion.history(client, name)[-1].reason
+    pipeline.run(settings.smoke(), experiment.SMOKE_RUN)
+    assert champion.champion_version(client, name) == "2" and served_run() == full
+
+
 def test_fine_tuned_model_beats_the_majority_class_and_lora_is_logged(
     settings: Settings,
 ) -> None:
     run_id = pipeline.run(settings.model_copy(update={"lora": True}))
     logged = mlflow.get_run(run_id).data.metrics
-    assert logged["finetuned.test_accuracy"] > 0.5  # three balanced labels: majority = 1/3
+    assert logged["finetuned.test_accuracy"] > max(0.5, logged["majority.test_accuracy"])
     assert logged["lora.trainable_params"] < logged["finetuned.trainable_params"] / 10
 
 

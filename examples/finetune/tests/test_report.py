@@ -57,7 +57,7 @@ def test_report_fills_the_blocks_from_the_run_and_is_idempotent(
     assert changed and facts.run_id == run_id and f"`{run_id}`" in text
     assert "My own words, kept byte for byte.\n" in text and "\nMore prose.\n" in text
     assert "test texts" in text and "| **MiniLM fine-tuned end to end (after)** |" in text
-    assert "McNemar" in text
+    assert "McNemar" in text and "| majority class (most frequent training label) |" in text
 
     written = json.loads(summary.read_text())
     assert written["run_id"] == run_id and len(written["resume_bullets"]) == 2
@@ -123,6 +123,8 @@ def test_a_small_gain_without_significance_is_no_win() -> None:
         ({"tfidf_lr": 0.70, "frozen_lr": 0.795, "finetuned": 0.80}, "frozen_lr"),
         ({"tfidf_lr": 0.60, "frozen_lr": 0.42, "finetuned": 0.47}, "tfidf_lr"),
         ({"tfidf_lr": 0.795, "frozen_lr": 0.75, "finetuned": 0.80}, "tfidf_lr"),
+        ({"tfidf_lr": 0.70, "frozen_lr": 0.75, "lora": 0.795, "finetuned": 0.80}, "lora"),
+        ({"tfidf_lr": 0.70, "frozen_lr": 0.75, "lora": 0.78, "finetuned": 0.80}, "finetuned"),
     ],
 )
 def test_the_model_worth_deploying_is_chosen_on_validation_not_test(

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from review_sentiment import model
 from review_sentiment.config import Settings
-from review_sentiment.serve import create_app
+from review_sentiment.serve import BatchPrediction, Prediction, create_app
 
 LABELS = ["bad", "good", "meh"]
 
@@ -37,7 +37,7 @@ def test_predict_returns_a_label_and_probabilities(client: TestClient) -> None:
     response = client.post("/predict", json={"text": "a charming film"})
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"label", "label_probability", "probabilities", "model_version"}
+    assert Prediction.model_validate(body).model_dump() == body  # the documented schema
     assert body["label"] in LABELS
     assert body["label_probability"] == body["probabilities"][body["label"]]
     assert sum(body["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
@@ -46,8 +46,9 @@ def test_predict_returns_a_label_and_probabilities(client: TestClient) -> None:
 def test_batch_predicts_every_text_in_order(client: TestClient) -> None:
     texts = ["one", "two words", "three more words"]
     single = [client.post("/predict", json={"text": t}).json()["label"] for t in texts]
-    batch = client.post("/predict/batch", json={"texts": texts}).json()["predictions"]
-    assert [p["label"] for p in batch] == single
+    body = client.post("/predict/batch", json={"texts": texts}).json()
+    assert BatchPrediction.model_validate(body).model_dump() == body
+    assert [p["label"] for p in body["predictions"]] == single
 
 
 @pytest.mark.parametrize(

@@ -49,6 +49,8 @@ class Settings(BaseSettings):
         150, ge=1, description="optimizer steps to plan at least: small data get more epochs"
     )
     max_epochs: int = Field(20, ge=1, le=100, description="cap on the epochs that plan needs")
+    # Stopping needs a plan of patience + 1 epochs: the bundled data's default plan is shorter
+    # (best epoch still restored); longer plans use it (small data, more min_train_steps).
     patience: int = Field(
         2, ge=1, description="epochs without validation gain before stopping (1 is noisy)"
     )

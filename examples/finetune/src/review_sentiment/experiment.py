@@ -1,14 +1,15 @@
 """The experiment: every candidate on the same split, logged to one MLflow run.
 
-``run`` trains, in order, the baseline any text model must beat (TF-IDF + logistic
-regression), the "before" (frozen MiniLM embeddings + LR), the "after" (MiniLM fine-tuned
-end to end) and, when ``settings.lora`` is on, LoRA adapters. Each model that needs the
-encoder gets its own copy, built by ``candidate`` from the pre-trained weights with the
-same seeded head, so no candidate starts from what another one learned. Each is scored on
-validation (``<model>.val_*``: what every decision uses) and test (``<model>.test_*``:
-reported, decides nothing). The fine-tuned model is the one served: its scores are also
-logged under the plain names (``val_macro_f1``, ``test_accuracy``...), beside McNemar's
-test against its strongest baseline, its confusion matrix, worst errors and weights.
+``run`` scores, in order, the majority class (the floor), the baseline any text model
+must beat (TF-IDF + logistic regression), the "before" (frozen MiniLM embeddings + LR),
+the "after" (MiniLM fine-tuned end to end) and, when ``settings.lora`` is on, LoRA. Each
+model that needs the encoder gets its own copy, built by ``candidate`` from the pre-trained
+weights with the same seeded head, so no candidate starts from what another one learned.
+Each is scored on validation (``<model>.val_*``: what every decision uses) and test
+(``<model>.test_*``: reported, decides nothing). The fine-tuned model is the one served:
+its scores are also logged under the plain names (``val_macro_f1``, ``test_accuracy``...),
+beside McNemar's test against its strongest baseline, its confusion matrix, worst errors
+and weights.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from .train import fine_tune, plan_epochs
 BASELINES = ("tfidf_lr", "frozen_lr")  # cheapest first
 SERVED = "finetuned"
 SPLIT_TAGS = {"val": "val_split_sha256", "test": "test_split_sha256"}
+SMOKE_RUN = "smoke"  # the run name of `make train-smoke`: register.py never promotes it
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,9 @@ def run(settings: Settings, splits: Splits, run_name: str) -> str:
     start = time.perf_counter()
     with mlflow.start_run(run_name=run_name) as active:
         _log_setup(settings, splits)
+        top = splits.train[LABEL].mode()[0]  # the majority class (ties: first sorted)
+        floor = {"train_seconds": 0.0, "trainable_params": 0.0}
+        _scored("majority", splits, [top] * len(splits.val), [top] * len(splits.test), floor)
         scored = {"tfidf_lr": _tfidf(splits, settings), "frozen_lr": _frozen(splits, settings)}
         finetuned = candidate(settings, splits.labels)
         scored[SERVED] = _fine_tuned(SERVED, finetuned, splits, settings)
@@ -84,7 +89,8 @@ def _log_setup(settings: Settings, splits: Splits) -> None:
         "seed", "threads", "serve_threads", "train_size", "max_length", "batch_size",
         "learning_rate", "head_learning_rate", "weight_decay", "min_train_steps", "max_epochs",
         "patience", "max_train_seconds", "lora", "lora_rank", "lora_learning_rate",
-        "lora_max_train_seconds", "test_size", "val_size",
+        "lora_max_train_seconds", "test_size", "val_size", "max_val_size", "max_test_size",
+        "promote_margin", "text_col", "label_col",
     )  # fmt: skip
     mlflow.log_params({key: getattr(settings, key) for key in keys})
     mlflow.log_params(

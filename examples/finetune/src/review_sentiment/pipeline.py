@@ -48,7 +48,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     settings = Settings()
     try:
-        run(settings.smoke() if args.smoke else settings, "smoke" if args.smoke else "train")
+        name = experiment.SMOKE_RUN if args.smoke else "train"
+        run(settings.smoke() if args.smoke else settings, name)
     except (data.DataError, evaluate.EvaluateError) as error:
         sys.exit(f"error: {error}")
 

@@ -1,12 +1,14 @@
 """Register each trained model; move ``champion`` only to a better one; export it to serve.
 
 Every run's fine-tuned model (its ``model/`` artifacts) becomes a new registry version.
-The alias ``champion`` moves by ``judge``'s rules, decided on the validation split, never
-the test split: the first version becomes champion; on the same validation rows (the
-``val_split_sha256`` tag) a new version must beat the champion's validation macro-F1 by
-``promote_margin`` (a retrain that differs only by noise should not replace a model that
-serves well); on other rows (new data, another seed, a smoke run) the scores cannot be
-compared, so the champion stays and ``make rollback VERSION=N`` promotes by hand.
+The alias ``champion`` moves by ``judge``'s rule, decided on the validation split, never
+the test split:
+the first version takes it; a smoke run (``make train-smoke``, a tiny subset) never
+replaces a champion, and a full run always replaces a smoke champion; between full runs on
+the same validation rows (the ``val_split_sha256`` tag) the new one must beat the champion's
+validation macro-F1 by ``promote_margin`` (a retrain that differs only by noise should not
+replace a model that serves well); on other rows (new data, seed or split size) the scores
+cannot be compared, so the champion stays and ``make rollback VERSION=N`` promotes by hand.
 
 ``models/champion`` always holds the champion, with ``registry.json`` naming its version:
 the service serves that folder and watches that file, so a promotion or a rollback reaches
@@ -27,11 +29,12 @@ from mlflow.tracking import MlflowClient
 
 from . import model
 from .config import Settings
-from .experiment import SPLIT_TAGS
+from .experiment import SMOKE_RUN, SPLIT_TAGS
 from .ops import champion
 
 PRIMARY = "val_macro_f1"
 SPLIT_TAG = SPLIT_TAGS["val"]
+RUN_NAME = "mlflow.runName"  # SMOKE_RUN for `make train-smoke`
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,13 @@ def judge(client: MlflowClient, settings: Settings, version: str, run_id: str) -
         return True, f"{name} v{version} is the first champion (val macro-F1 {score:.4f})"
     held = client.get_run(str(client.get_model_version(name, current).run_id)).data
     best = held.metrics.get(PRIMARY, float("-inf"))
+    if new.tags.get(RUN_NAME) == SMOKE_RUN:
+        return False, f"champion stays v{current}: v{version} is a smoke run (a tiny subset)"
+    if held.tags.get(RUN_NAME) == SMOKE_RUN:
+        return True, (
+            f"{name} v{version} is the new champion: the first full run replaces the smoke "
+            f"run v{current} (val macro-F1 {score:.4f}; {best:.4f} came from a tiny subset)"
+        )
     if new.tags.get(SPLIT_TAG) != held.tags.get(SPLIT_TAG):
         return False, (
             f"champion stays v{current}: v{version} was validated on other rows (other "

@@ -7,7 +7,11 @@ when a promotion or rollback changes that folder (``ops/hot_reload.py``); every
 prediction names the version that made it. Inputs are bounded (text length, batch size,
 body bytes) and bad input gets a 4xx, never a 500 (``ops/http.py``). The handlers are
 plain ``def``: FastAPI runs them on its thread pool, so the model's CPU work never blocks
-the event loop. Start: ``uvicorn --factory review_sentiment.serve:app_from_env``.
+the event loop; all threads share one ``Predictor`` (``model.py``: why that is safe).
+``response_model`` documents each body in OpenAPI, while the handler returns
+``json_response``, sent as it is: no second validation and serialisation per request
+(``test_serve.py`` checks the bodies against the models).
+Start: ``uvicorn --factory review_sentiment.serve:app_from_env``.
 """
 
 # No `from __future__ import annotations` here: FastAPI reads the request models built

@@ -149,20 +149,22 @@ The test texts the fine-tuned model got wrong with the highest probability:
 def _verdict(facts: Facts) -> str:
     """What to deploy (validation), then whether the test split backs the gap (McNemar)."""
     choice, val = recommend(facts), facts.metrics
+    noise = f"; one validation score's 95% interval is ±{choice.val_noise:.3f}"
     f1 = {name: val.get(f"{name}.val_macro_f1", float("nan")) for name in SHORT}
     if choice.model == "finetuned":
         first = (
             f"**Fine-tuning was worth it on validation**: it added {choice.gain_over_frozen:+.3f} "
-            f"macro-F1 over the frozen encoder (threshold {WORTH_IT}) at the same cost per "
-            "prediction, and no cheaper model came within that threshold of it."
+            f"macro-F1 over the frozen encoder (threshold {WORTH_IT}{noise}) at the same "
+            "cost per prediction, and no cheaper model came within that threshold of it."
         )
     else:
         why = (
-            f"it scored the best validation macro-F1 ({f1[choice.model]:.3f}), so "
-            "fine-tuning did not pay for itself here"
+            f"it scored the best validation macro-F1 ({f1[choice.model]:.3f})"
+            + (", so fine-tuning did not pay for itself here" if choice.model != "lora" else "")
             if choice.model == choice.best
             else f"its validation macro-F1 {f1[choice.model]:.3f} is within {WORTH_IT} of "
-            f"the best ({SHORT[choice.best]}, {f1[choice.best]:.3f}) at a lower cost"
+            f"the best ({SHORT[choice.best]}, {f1[choice.best]:.3f}{noise}) at a lower "
+            "training cost"
         )
         first = (
             f"**{_capital(SHORT[choice.model])} is the model worth deploying**: {why}. This "

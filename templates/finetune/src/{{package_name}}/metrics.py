@@ -20,7 +20,8 @@ from sklearn.metrics import accuracy_score, f1_score
 
 def scores(y_true: Sequence[str], y_pred: Sequence[str], split: str) -> dict[str, float]:
     """Accuracy, its 95% interval half-width, and macro F1 (every label counts the same),
-    named ``<split>_<metric>``.
+    named ``<split>_<metric>``. A label never predicted has precision 0 (``zero_division``):
+    the majority-class baseline predicts one label only.
 
     The interval (normal approximation to the binomial) says how big a gap between two
     models the size of the split can tell apart from luck.
@@ -30,7 +31,7 @@ def scores(y_true: Sequence[str], y_pred: Sequence[str], split: str) -> dict[str
     return {
         f"{split}_accuracy": accuracy,
         f"{split}_accuracy_ci95": half_width,
-        f"{split}_macro_f1": float(f1_score(y_true, y_pred, average="macro")),
+        f"{split}_macro_f1": float(f1_score(y_true, y_pred, average="macro", zero_division=0)),
     }
 
 

@@ -13,6 +13,7 @@ Every ``from_pretrained`` here reads local files only, so there is no Hub revisi
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -62,7 +63,12 @@ class TextClassifier(nn.Module):
 
 
 class Predictor:
-    """Tokenizer + model behind one method: texts in, probabilities out, in batches."""
+    """Tokenizer + model behind one method: texts in, probabilities out, in batches.
+
+    One instance serves every server thread: under ``inference_mode`` an eval-mode forward
+    pass only reads the weights (no autograd graph, dropout off, no BERT running stats). The
+    fast tokenizer may reconfigure its Rust state on a call, and two threads doing that at
+    once fail ("Already borrowed"), so tokenizing holds a lock."""
 
     def __init__(
         self, model: TextClassifier, tokenizer: PreTrainedTokenizerBase, max_length: int
@@ -70,6 +76,7 @@ class Predictor:
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.max_length = max_length
+        self._tokenizing = threading.Lock()
 
     @property
     def labels(self) -> list[str]:
@@ -77,15 +84,16 @@ class Predictor:
 
     def tokenize(self, texts: list[str]) -> dict[str, torch.Tensor]:
         """Pad to the longest text of the batch, not to ``max_length``: short texts stay cheap."""
-        return dict(
-            self.tokenizer(
-                texts,
-                padding=True,
-                truncation=True,
-                max_length=self.max_length,
-                return_tensors="pt",
+        with self._tokenizing:
+            return dict(
+                self.tokenizer(
+                    texts,
+                    padding=True,
+                    truncation=True,
+                    max_length=self.max_length,
+                    return_tensors="pt",
+                )
             )
-        )
 
     @torch.inference_mode()
     def predict_proba(self, texts: list[str], batch_size: int = 64) -> np.ndarray:

@@ -1,15 +1,16 @@
 """``make bench``: what one prediction costs, and what a cheaper model gives up.
 
-Three ways to serve the same task, on the same test texts:
+Five ways to serve the same task, on the same test texts:
 
 - frozen MiniLM embeddings + LR (the "before"),
 - the fine-tuned model in fp32 (the "after", what ``serve`` runs),
 - the fine-tuned model with dynamic int8 quantization of its linear layers: weights stored
   in 8 bits, activations quantized on the fly. No retraining, one line of code; the table
   shows what it saves in time and size and what it costs in accuracy;
-- TF-IDF + LR on the human labels (the baseline), and the same pipeline trained on the
-  fine-tuned model's labels instead: a distilled student (``ops/distill.py``), with how
-  often it agrees with its teacher (``reports/distill.json``).
+- TF-IDF + LR on the human labels (the baseline),
+- the same TF-IDF pipeline trained on the fine-tuned model's labels instead: a distilled
+  student (``ops/distill.py``), with how often it agrees with its teacher
+  (``reports/distill.json``).
 
 Latency is measured one text per call (how the API sees a single request); throughput with
 batches of ``--batch`` texts. CPU timings are noisy on a shared machine: rerun to compare.
