@@ -48,6 +48,17 @@ def test_no_template_syntax_is_left_in_any_rendered_file(rendered: Path) -> None
     assert not any("{" in part for part in examples.files_under(rendered))
 
 
+def test_every_ops_module_is_explained_in_design(rendered: Path) -> None:
+    design = (rendered / "docs" / "DESIGN.md").read_text(encoding="utf-8")
+    ops = next((rendered / "src").glob("*/ops"))
+    missing = [
+        m.name
+        for m in ops.glob("*.py")
+        if m.name != "__init__.py" and f"ops/{m.name}" not in design
+    ]
+    assert not missing, f"docs/DESIGN.md does not explain: {missing}"
+
+
 @pytest.mark.parametrize("kind", list(KINDS))
 def test_examples_are_in_sync_with_the_templates(kind: str) -> None:
     problems = examples.drift(kind)
