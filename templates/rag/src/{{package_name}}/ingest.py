@@ -1,4 +1,4 @@
-"""Stage 5, ingest (``make ingest``): corpus folder -> passages -> vectors -> index on disk.
+"""Stage 4, ingest (``make ingest``): corpus folder -> passages -> vectors -> index on disk.
 
 A file that cannot be used is skipped with one line saying why; a folder with nothing
 usable is an error. The index is written to a temporary folder and renamed into place

@@ -1,4 +1,4 @@
-"""Stage 6, retrieve: BM25, dense and hybrid (weighted rank fusion) search over the index.
+"""Stage 5, retrieve: BM25, dense and hybrid (weighted rank fusion) search over the index.
 
 BM25 finds passages that share the question's words; the dense model finds passages that
 mean the same in other words (FAQ answers rarely repeat their question). Hybrid fuses

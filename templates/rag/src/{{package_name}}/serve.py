@@ -1,4 +1,4 @@
-"""Stage 9, serve: the question page and the JSON API, built by ``create_app(settings)``.
+"""Stage 8, serve: the question page and the JSON API, built by ``create_app(settings)``.
 
 ``POST /ask`` answers (a failing chat backend is a 502); ``/health``, ``/ready`` and
 ``/metadata`` have the same shape in every project of this family; the body limit, the
