@@ -56,8 +56,8 @@ def load_model(settings: Settings) -> SentenceTransformer:
 
 
 def limit_threads(threads: int | None) -> None:
-    """Cap torch's threads per call (``None``: one per core): a server under load keeps
-    the cores busy with requests, without splitting each embedding across them too."""
+    """Cap torch's threads for the whole process (``None``: one per core): a server under
+    load keeps the cores busy with requests, without splitting each embedding across them."""
     if threads is not None:
         import torch
 
