@@ -142,7 +142,8 @@ def shortlist(question: str, hits: list[Hit], limit: int) -> list[tuple[int, int
     its distinct question words over the square root of its distinct words (length alone
     does not win), plus 0.3 / (rank + 1), which decides when no sentence shares a word
     with the question: the three passages' bonuses differ by at most 0.2, what one shared
-    word adds to a 25-word sentence, so shared words outrank passage rank. A sentence that overlapping passages repeat counts once."""
+    word adds to a 25-word sentence, so shared words outrank passage rank. A sentence that
+    overlapping passages repeat counts once."""
     query = set(tokenize(question))
     seen: set[str] = set()
     scored: list[tuple[float, int, int, str]] = []
