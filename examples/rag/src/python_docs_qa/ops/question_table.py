@@ -143,8 +143,8 @@ def answers(
         ),
         Answer(
             "How would you deploy and operate it, and roll back a bad index?",
-            f"Serving index {params.get('index_version', '?')}; roll back = `make train` on the "
-            "last good commit (cached vectors are reused).",
+            f"Serving index {params.get('index_version', '?')}; roll back: `make train` at the "
+            "last good commit (vectors cached).",
             ROLLBACK,
         ),
         Answer(
