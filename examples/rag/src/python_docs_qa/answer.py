@@ -1,4 +1,4 @@
-"""Stage 7, answer: retrieve, refuse when unsure, then answer with numbered citations.
+"""Stage 6, answer: retrieve, refuse when unsure, then answer with numbered citations.
 
 The default answerer is extractive: it quotes the sentences of the top passages closest
 in meaning to the question (cosine similarity under the model that built the index),
@@ -33,11 +33,10 @@ from .ops.llm import LLMError, chat_answer
 from .retrieval import Hit, Index, IndexMissingError, Retriever, tokenize
 
 SNIPPET_CHARS = 300
-QUOTED_PASSAGES = 3  # past the third, the answer would quote what retrieval ranked lower
+QUOTED_PASSAGES = 3  # the top three: room for one passage per quoted sentence (3 at most)
 SCORED_CHARS = 120  # a sentence is compared by its first 120 characters, about 20 words
 _CITATION_MARK = re.compile(r"\[(\d+)\]")
-# The sentence end chunking.py cuts long paragraphs at; a rule of the answer's own, so
-# changing how answers quote never changes the passages (and the index) ingest built.
+# Same rule as chunking.py's, kept separate so changing answers never changes the index.
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"'])")
 
 
@@ -60,7 +59,7 @@ class Answer:
 
     answer: str
     citations: list[Citation]
-    refused: bool  # True when retrieval was too unsure to answer
+    refused: bool  # True when either gate refused: passage confidence or sentence similarity
     confidence: float  # cosine similarity of the question to the best passage
     retrieval_ms: float
     backend: str
@@ -142,7 +141,9 @@ def shortlist(question: str, hits: list[Hit], limit: int) -> list[tuple[int, int
     best passages: a cheap filter before the model compares meanings. A sentence scores
     its distinct question words over the square root of its distinct words (length alone
     does not win), plus 0.3 / (rank + 1), which decides when no sentence shares a word
-    with the question. A sentence that overlapping passages repeat counts once."""
+    with the question: the three passages' bonuses differ by at most 0.2, what one shared
+    word adds to a 25-word sentence, so shared words outrank passage rank. A sentence that
+    overlapping passages repeat counts once."""
     query = set(tokenize(question))
     seen: set[str] = set()
     scored: list[tuple[float, int, int, str]] = []

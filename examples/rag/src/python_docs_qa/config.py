@@ -21,7 +21,7 @@ Mode = Literal["bm25", "dense", "hybrid"]
 
 
 class Settings(BaseSettings):
-    """Corpus, ingest, retrieval, answering and serving settings (defaults from the template)."""
+    """Corpus, ingest, retrieval, answering and serving settings (defaults below)."""
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", extra="ignore")
 

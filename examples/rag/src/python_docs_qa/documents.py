@@ -19,7 +19,7 @@ from docutils.core import publish_doctree
 from docutils.parsers.rst import Directive, directives, roles
 from docutils.parsers.rst.languages import en
 
-# The corpus contract (the generator checks a user's folder against the same values).
+# The corpus contract: which files ingest reads, and how large one may be.
 DOCUMENT_SUFFIXES = frozenset({".md", ".markdown", ".rst", ".txt", ".html", ".htm", ".pdf"})
 PASSAGES_SUFFIX = ".passages.jsonl.gz"  # pre-chunked passages, e.g. the bundled Python docs
 MAX_FILE_BYTES = 20 * 1024 * 1024

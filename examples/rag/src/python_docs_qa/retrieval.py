@@ -1,4 +1,4 @@
-"""Stage 6, retrieve: BM25, dense and hybrid (weighted rank fusion) search over the index.
+"""Stage 5, retrieve: BM25, dense and hybrid (weighted rank fusion) search over the index.
 
 BM25 finds passages that share the question's words; the dense model finds passages that
 mean the same in other words (FAQ answers rarely repeat their question). Hybrid fuses
@@ -42,7 +42,8 @@ class IndexMissingError(RuntimeError):
 
 def tokenize(text: str) -> list[str]:
     """Lower-case word pieces (``shutil.copyfile`` gives ``shutil``, ``copyfile``),
-    stopwords dropped, plural and ``-ing`` endings folded (a tiny stemmer)."""
+    stopwords dropped, plural and ``-ing`` endings folded (a tiny stemmer). Both live in
+    this file because NLTK's stopword list is a separate download, and ingest runs offline."""
     return [_stem(token) for token in _TOKEN.findall(text.lower()) if token not in STOPWORDS]
 
 
@@ -104,8 +105,8 @@ class Index:
 
 
 def build_bm25(passages: list[Passage]) -> bm25s.BM25:
-    """A BM25 (Lucene variant, k1=1.5, b=0.75) index over title + text."""
-    bm25 = bm25s.BM25()
+    """A BM25 index over title + text: Lucene's variant with the usual k1 and b, untuned."""
+    bm25 = bm25s.BM25(k1=1.5, b=0.75, method="lucene")
     bm25.index([tokenize(p.indexed_text()) or [""] for p in passages], show_progress=False)
     return bm25
 
@@ -186,6 +187,7 @@ class Retriever:
         """Cosine similarity of the question to the best retrieved passage."""
         if not hits:
             return -1.0
+        # numpy is fine here: k rows times one vector is element-wise, with no BLAS threads.
         rows = self.index.embeddings[np.array([hit.index for hit in hits])]
         return float((rows * question_vector).sum(axis=1).max())
 

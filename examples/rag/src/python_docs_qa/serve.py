@@ -1,7 +1,7 @@
-"""Stage 9, serve: the question page and the JSON API, built by ``create_app(settings)``.
+"""Stage 8, serve: the question page and the JSON API, built by ``create_app(settings)``.
 
 ``POST /ask`` answers (a failing chat backend is a 502); ``/health``, ``/ready`` and
-``/metadata`` have the same shape in every project of this family; the body limit, the
+``/metadata`` are the probes and the served index's identity; the body limit, the
 readable 422 and the common headers come from ``ops/http.py``. ``GET /`` is one static
 page that inserts text with ``textContent`` only, under a Content-Security-Policy that
 runs no inline code, so a document holding ``<script>`` is shown, never run.

@@ -1,4 +1,4 @@
-"""Stage 3, chunk: cut sections into overlapping passages small enough to embed whole.
+"""Stage 2, chunk: cut sections into overlapping passages small enough to embed whole.
 
 MiniLM reads ``max_seq_length`` tokens and ignores the rest, so a passage is kept near
 ``chunk_words`` words, about what those tokens hold (BM25 still sees every word).

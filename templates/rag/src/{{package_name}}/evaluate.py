@@ -1,4 +1,4 @@
-"""Stage 8, evaluate: the fusion weight chosen on dev questions, a report on test ones.
+"""Stage 7, evaluate: the fusion weight chosen on dev questions, a report on test ones.
 
 The questions are split once by a hash of their gold section, so the split is the same
 on every run and no section straddles it. The **dev split** makes the one decision

@@ -1,4 +1,4 @@
-"""Stage 5, ingest (``make ingest``): corpus folder -> passages -> vectors -> index on disk.
+"""Stage 4, ingest (``make ingest``): corpus folder -> passages -> vectors -> index on disk.
 
 A file that cannot be used is skipped with one line saying why; a folder with nothing
 usable is an error. The index is written to a temporary folder and renamed into place
@@ -77,7 +77,8 @@ def check_file(path: Path) -> str | None:
     """Why ``path`` cannot be read as a document, or ``None`` when it can."""
     try:
         size = path.stat().st_size
-        head = path.read_bytes()[:8192] if size else b""
+        with path.open("rb") as handle:
+            head = handle.read(8192)  # the first bytes only: enough to tell the format
     except OSError as error:
         return f"unreadable ({error.strerror}): fix its permissions or remove it"
     if size == 0:

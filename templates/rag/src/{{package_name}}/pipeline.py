@@ -8,8 +8,10 @@
    tradeoff) and write its record beside the index, so the service fuses with that
    weight and its ``/metadata`` names the run that scored what it serves.
 
-The dev split chooses the fusion weight and nothing else; every other setting is fixed
-in ``config.py``, so the test numbers are a report, not a selection.
+The only setting fitted here is the fusion weight, on the dev questions. Every other
+setting is fixed in ``config.py`` (a few were set once by reading the bundled dev split's
+numbers: DESIGN.md says which), and none by the test questions, so the test numbers are a
+report, not a selection.
 """
 
 from __future__ import annotations

@@ -143,8 +143,8 @@ def answers(
         ),
         Answer(
             "How would you deploy and operate it, and roll back a bad index?",
-            f"Serving index {params.get('index_version', '?')}; restore the previous "
-            "index folder to roll back.",
+            f"Serving index {params.get('index_version', '?')}; roll back: `make train` at the "
+            "last good commit (vectors cached).",
             ROLLBACK,
         ),
         Answer(
