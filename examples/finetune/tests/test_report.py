@@ -132,3 +132,11 @@ def test_the_model_worth_deploying_is_chosen_on_validation_not_test(
 ) -> None:
     upside_down = {"tfidf_lr": 0.99, "frozen_lr": 0.10, "finetuned": 0.10}  # test decides nothing
     assert findings.recommend(_facts(upside_down, val, p_value=0.5)).model == chosen
+
+
+def test_the_faster_to_train_of_two_tied_models_is_recommended_as_this_run_measured() -> None:
+    val = {"tfidf_lr": 0.70, "frozen_lr": 0.75, "lora": 0.795, "finetuned": 0.80}
+    facts = _facts(val, val, p_value=0.5)
+    facts.metrics.update({"tfidf_lr.train_seconds": 1.0, "frozen_lr.train_seconds": 15.0})
+    facts.metrics.update({"lora.train_seconds": 90.0, "finetuned.train_seconds": 60.0})
+    assert findings.recommend(facts).model == "finetuned"  # LoRA ran longer here

@@ -90,7 +90,7 @@ def _log_setup(settings: Settings, splits: Splits) -> None:
         "learning_rate", "head_learning_rate", "weight_decay", "min_train_steps", "max_epochs",
         "patience", "max_train_seconds", "lora", "lora_rank", "lora_learning_rate",
         "lora_max_train_seconds", "test_size", "val_size", "max_val_size", "max_test_size",
-        "promote_margin", "text_col", "label_col",
+        "promote_margin", "text_col", "label_col", "csv_sep",
     )  # fmt: skip
     mlflow.log_params({key: getattr(settings, key) for key in keys})
     mlflow.log_params(

@@ -106,8 +106,9 @@ def judge(client: MlflowClient, settings: Settings, version: str, run_id: str) -
 def export_champion(settings: Settings, version: str) -> Path:
     """Copy a registered version to ``models/champion`` with ``registry.json`` naming it.
 
-    Staged in a fresh folder beside the target and renamed into place: a service reading
-    the folder sees the old model or the new one, never half of one.
+    Staged in a fresh folder beside the target, then two renames (old out, new in): a
+    reader sees the old model, the new one or, between the renames, no folder (a service
+    starting then answers 503 until it is there), never half of one.
     """
     client = MlflowClient()
     run_id = str(client.get_model_version(settings.model_name, version).run_id)

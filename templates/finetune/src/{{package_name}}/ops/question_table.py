@@ -30,6 +30,7 @@ def answers(facts: Facts) -> list[Answer]:
         else f"Validation picks; {n_test} test rows only report."
     )
     lora, share = facts.score("lora"), facts.lora_share or 0.0
+    lora_cut = "yes" if m.get("lora.stopped_by_time_budget") else "no"
     epochs = int(m.get("finetuned.epochs_run", 0))
     best = int(m.get("finetuned.best_epoch", 0))
     budget = "yes" if m.get("finetuned.stopped_by_time_budget") else "no"
@@ -47,7 +48,8 @@ def answers(facts: Facts) -> list[Answer]:
         ),
         Answer(
             "LoRA or full fine-tuning?",
-            f"LoRA {lora:.3f} vs full {after:.3f}, training {share:.1%} of the weights."
+            f"LoRA {lora:.3f} vs full {after:.3f}, training {share:.1%} of the weights; "
+            f"its time budget cut it short: {lora_cut}."
             if lora is not None
             else f"Full: {after:.3f}; LoRA is off in this run (set `lora=true`).",
             (f"{DESIGN}#lora-vs-full-fine-tuning",),
