@@ -2,7 +2,7 @@
 
 The test split is written to ``data/processed/`` the first time and read back every time
 after, with the SHA-256 of the file it came from, so no decision (features, model,
-threshold, promotion) can ever be tuned on it: it is touched only to report numbers.
+threshold, promotion) can ever be tuned on it: it is read for reports and evidence only.
 """
 
 from __future__ import annotations

@@ -186,25 +186,27 @@ def train_on_cluster(
         counts[LIGHTGBM] = lightgbm.cv(train, settings.cv_folds)
         cv = {name: metrics(c, schema)["pr_auc"] for name, c in counts.items()}
         selected = max(cv, key=lambda name: cv[name])
-        threshold = None
+        thresholds: dict[str, float | None] = dict.fromkeys(counts)  # each model its own
         if schema.is_binary:
             positive = schema.classes.index(str(schema.positive_class))
-            truth, scores, rows = one_vs_rest(counts[selected], positive)
-            threshold = choose_threshold(truth, scores, settings, rows)
+            for name, tallied in counts.items():
+                truth, scores, rows = one_vs_rest(tallied, positive)
+                thresholds[name] = choose_threshold(truth, scores, settings, rows)
         models = {LINEAR: clone(linear).fit(features, labels), LIGHTGBM: lightgbm.fit(train)}
         prior = DummyClassifier(strategy="prior").fit(
             by_class.to_frame(), by_class.index, sample_weight=by_class
         )
         table = {
-            name: metrics(counts_of(model, test, schema, threshold), schema)
+            name: metrics(counts_of(model, test, schema, thresholds.get(name)), schema)
             for name, model in {**models, MAJORITY: prior}.items()
         }
         split = Split(sample, _sample(test, int(n_test), settings), schema)
         facts = {"engine": "dask", "dask_workers": len(client.scheduler_info()["workers"])}
     facts |= {"n_train": int(by_class.sum()), "n_test": n_test, "linear_rows": len(sample)}
     order = [selected, *sorted(set(table) - {selected})]
-    report = Report(selected, threshold, {name: table[name] for name in order}, cv)
-    return TrainResult(split, models, cv, selected, threshold, facts), report
+    thresholds = {name: thresholds.get(name) for name in order}
+    report = Report(selected, thresholds[selected], {k: table[k] for k in order}, cv, thresholds)
+    return TrainResult(split, models, cv, selected, thresholds, facts), report
 
 
 def _sample(frame: dd.DataFrame, rows: int, settings: Settings) -> pd.DataFrame:
