@@ -69,7 +69,7 @@ def test_a_prediction_conforms_to_the_documented_response_schema(
 def test_id_columns_are_echoed_and_unknown_fields_name_the_expected_ones(
     settings: Settings, record: dict[str, Any], served: ServedModel
 ) -> None:
-    # a raw CSV row carries the ID columns the generator dropped before training
+    # a raw CSV row carries the ID columns (drop_columns) that training never saw
     with_ids = replace(served, schema=replace(served.schema, ids=["customer_id", "row"]))
     client = TestClient(create_app(settings, model=with_ids))
     sent = {**record, "customer_id": "C-0042", "row": 7}
