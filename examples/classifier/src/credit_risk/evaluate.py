@@ -1,12 +1,11 @@
 """Stage 5, evaluate: test-split metrics for every model beside the majority-class baseline.
 
-The only stage whose test-split numbers are the reported metrics, and they decide nothing:
-model choice, threshold and promotion use ``train.py``'s cross-validation. Ops evidence
-(``make evaluate``'s re-score, plots, slices, the drift reference) reads the same split and
-decides nothing either. The majority-class baseline is the floor: its PR-AUC is the positive
-rate, and it predicts the majority class. Each model's F1, precision and recall use its own
-threshold, chosen the same way on its own out-of-fold scores (one model's cut-off says
-nothing about another's scores); the selected model's is the one served.
+The only stage whose test-split numbers are the reported metrics; they decide nothing (model
+choice, threshold and promotion use ``train.py``'s cross-validation), nor does the ops
+evidence that reads the same split (``make evaluate``, plots, slices, the drift reference).
+The majority-class baseline is the floor: its PR-AUC is the positive rate. Each model's F1,
+precision and recall use its own threshold, chosen the same way on its own out-of-fold
+scores (a cut-off fits one model's scores only); the selected model's is the one served.
 """
 
 from __future__ import annotations
@@ -89,20 +88,16 @@ def write_metrics(report: Report, settings: Settings) -> Path:
     """``reports/metrics.json``: the table below, for scripts and CI."""
     path = settings.path(settings.reports_dir) / "metrics.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    body = {"selected": report.selected, "threshold": report.threshold, "test": report.metrics}
-    body["thresholds"] = report.thresholds
+    body = {"selected": report.selected, "thresholds": report.thresholds, "test": report.metrics}
     path.write_text(json.dumps(body, indent=2) + "\n")
     return path
 
 
 def print_report(report: Report) -> None:
     """The test-split table: the selected model, the other candidates and the baseline."""
-    threshold = "argmax" if report.threshold is None else f"{report.threshold:.4f}"
-    chosen = "selected by CV PR-AUC: " if report.cv_pr_auc else ""
-    print(f"{chosen}{report.selected} (threshold {threshold})")
     own = [f"{name} {t:.4f}" for name, t in report.thresholds.items() if t is not None]
-    if own:
-        print("F1, precision and recall at each model's own threshold: " + ", ".join(own))
+    chosen = "selected by CV PR-AUC: " if report.cv_pr_auc else ""
+    print(f"{chosen}{report.selected} (each model's threshold: {', '.join(own) or 'argmax'})")
     print(f"{'test split':<22}" + "".join(f"{name:>10}" for name in COLUMNS))
     for name, values in report.metrics.items():
         print(f"{name:<22}" + "".join(f"{values[c]:>10.4f}" for c in COLUMNS))

@@ -164,7 +164,6 @@ def train(settings: Settings) -> TrainResult:
     thresholds: dict[str, float | None] = dict.fromkeys(out_of_fold)
     if schema.is_binary:  # each model its own cut-off, so F1s compare two models at their best
         is_positive = (labels == schema.positive_class).astype(int)
-        for name, proba in out_of_fold.items():
-            scores = schema.positive_scores(proba)
-            thresholds[name] = choose_threshold(is_positive, scores, settings)
+        for name, oof in out_of_fold.items():
+            thresholds[name] = choose_threshold(is_positive, schema.positive_scores(oof), settings)
     return TrainResult(split, models, cv_scores, selected, thresholds)

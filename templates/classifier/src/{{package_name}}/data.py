@@ -29,9 +29,7 @@ NA_VALUES = sorted(
 # "007" is a code, not the number 7: leading zeros mark a numeric-looking categorical.
 _LEADING_ZERO = re.compile(r"^-?0\d")
 SPLIT_FILES = ("train.csv", "test.csv", "split.json")
-# The ONNX output to read: skl2onnx names the class-probability matrix (``zipmap`` off, columns
-# in ``classes`` order) "probabilities", beside "label", which ignores the threshold.
-ONNX_PROBABILITIES = "probabilities"
+ONNX_PROBABILITIES = "probabilities"  # skl2onnx's name for P(class) ("label" ignores thresholds)
 
 
 @dataclass(frozen=True)

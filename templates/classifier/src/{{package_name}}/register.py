@@ -172,16 +172,12 @@ def promote_if_better(
     run = client.get_run(str(client.get_model_version(name, current).run_id))
     best = run.data.metrics.get("cv_pr_auc", float("-inf"))
     stays = f"champion stays v{current} (CV PR-AUC {best:.4f}); v{version} is registered"
-    tags, params = run.data.tags, run.data.params
-    ours = {"data": data_sha256, "engine": settings.engine}
-    theirs = {"data": tags.get("data_sha256"), "engine": tags.get("engine", "local")}
+    theirs = {"engine": "local"} | run.data.tags | run.data.params
+    ours = {"data_sha256": data_sha256, "engine": settings.engine}
     ours |= {key: str(getattr(settings, key)) for key in SPLIT_PARAMS}  # MLflow params are text
-    theirs |= {key: params.get(key) for key in SPLIT_PARAMS}
-    if differs := [key for key in ours if ours[key] != theirs[key]]:
-        return False, (
-            f"{stays}: CV scores do not compare (other {', '.join(differs)}); "
-            "compare the runs and `make rollback VERSION=N`"
-        )
+    if differs := [key for key in ours if theirs.get(key) != ours[key]]:
+        why = f"CV scores do not compare (other {', '.join(differs)})"
+        return False, f"{stays}: {why}; compare them and `make rollback VERSION=N`"
     if cv_pr_auc > best + margin:
         reason = (
             f"{name} v{version} is the new champion: CV PR-AUC {cv_pr_auc:.4f} beats "

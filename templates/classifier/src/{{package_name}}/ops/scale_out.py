@@ -5,9 +5,8 @@ it returns the same ``TrainResult`` holding the same kind of ``Pipeline``, so ML
 registry, ``champion`` and the service see no difference. No process holds the data set:
 workers read it in partitions (a CSV or a Parquet folder) and make every pass over it.
 A seeded hash of each row picks its split and CV fold, whatever the partitioning or the
-cluster's size. LightGBM trains with ``lightgbm.dask``, its own distributed learner. Scores
-come back as ``Counts``, which add across partitions. The linear baseline, the yardstick
-rather than the model that must scale, fits on a bounded sample (``dask_sample_rows``).
+cluster's size. LightGBM trains with ``lightgbm.dask``; scores come back as ``Counts``, summed
+over partitions. The linear baseline, a yardstick, fits on at most ``dask_sample_rows`` rows.
 """
 
 from __future__ import annotations
@@ -168,7 +167,7 @@ def metrics(counts: Counts, schema: Schema) -> dict[str, float]:
 def train_on_cluster(
     settings: Settings, frames: tuple[dd.DataFrame, dd.DataFrame] | None = None
 ) -> tuple[TrainResult, Report]:
-    """``train`` and ``evaluate`` on the cluster: the same candidates, rule and threshold.
+    """``train`` and ``evaluate`` on the cluster: the same candidates, rule and thresholds.
     ``frames`` (train with a ``FOLD`` column, test) fix the split, as the equivalence test does."""
     with connect(settings) as client:
         train, test = frames or hash_split(read_lazily(settings), settings)
@@ -204,7 +203,6 @@ def train_on_cluster(
         facts = {"engine": "dask", "dask_workers": len(client.scheduler_info()["workers"])}
     facts |= {"n_train": int(by_class.sum()), "n_test": n_test, "linear_rows": len(sample)}
     order = [selected, *sorted(set(table) - {selected})]
-    thresholds = {name: thresholds.get(name) for name in order}
     report = Report(selected, thresholds[selected], {k: table[k] for k in order}, cv, thresholds)
     return TrainResult(split, models, cv, selected, thresholds, facts), report
 
