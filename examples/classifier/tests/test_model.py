@@ -10,7 +10,13 @@ from credit_risk.config import Settings
 from credit_risk.evaluate import MAJORITY, Report, score
 from credit_risk.ops.onnx_compile import ONNX_TOLERANCE, compile_onnx
 from credit_risk.predict import ServedModel, onnx_session
-from credit_risk.train import LIGHTGBM, LINEAR, TrainResult, candidates, choose_threshold
+from credit_risk.train import (
+    LIGHTGBM,
+    LINEAR,
+    TrainResult,
+    candidates,
+    choose_threshold,
+)
 
 
 def test_selected_model_beats_the_majority_baseline(report: Report) -> None:

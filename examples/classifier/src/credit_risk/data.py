@@ -21,7 +21,7 @@ from sklearn.model_selection import train_test_split
 
 from .config import Settings
 
-# The spellings of "no value" seen in public CSVs: each is read as missing, in any case.
+# The spellings of "no value" seen in public CSVs, read as missing in lower, UPPER or Title case.
 NULL_TOKENS = ["", "na", "n/a", "nan", "null", "none", "?", "-", "#n/a"]
 NA_VALUES = sorted(
     {spelling for token in NULL_TOKENS for spelling in (token, token.upper(), token.title())}

@@ -11,7 +11,7 @@ scores (a cut-off fits one model's scores only); the selected model's is the one
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +33,7 @@ class Report:
     threshold: float | None  # the selected model's: the service's
     metrics: dict[str, dict[str, float]]
     cv_pr_auc: dict[str, float]
-    thresholds: dict[str, float | None] = field(default_factory=dict)  # each model's own
+    thresholds: dict[str, float | None]  # each model's own
 
     @property
     def selected_metrics(self) -> dict[str, float]:
