@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
 from credit_risk.config import Settings
-from credit_risk.evaluate import MAJORITY, Report
+from credit_risk.evaluate import MAJORITY, Report, score
 from credit_risk.ops.onnx_compile import ONNX_TOLERANCE, compile_onnx
 from credit_risk.predict import ServedModel, onnx_session
-from credit_risk.train import LIGHTGBM, LINEAR, TrainResult, choose_threshold
+from credit_risk.train import (
+    LIGHTGBM,
+    LINEAR,
+    TrainResult,
+    candidates,
+    choose_threshold,
+)
 
 
 def test_selected_model_beats_the_majority_baseline(report: Report) -> None:
@@ -22,6 +29,26 @@ def test_selected_model_beats_the_majority_baseline(report: Report) -> None:
 
 def test_model_is_selected_by_cross_validation_not_the_test_split(trained: TrainResult) -> None:
     assert trained.selected == max(trained.cv_pr_auc, key=trained.cv_pr_auc.__getitem__)
+
+
+def test_each_model_is_reported_at_its_own_out_of_fold_threshold(
+    trained: TrainResult, report: Report, settings: Settings
+) -> None:
+    schema, train, test = trained.schema, trained.split.train, trained.split.test
+    features, labels = schema.features_frame(train), schema.labels(train)
+    folds = StratifiedKFold(settings.cv_folds, shuffle=True, random_state=settings.seed)
+    linear = candidates(schema, settings)[0].pipeline
+    oof = cross_val_predict(linear, features, labels, cv=folds, method="predict_proba")
+    own = None
+    if schema.is_binary:
+        is_positive = (labels == schema.positive_class).astype(int)
+        own = choose_threshold(is_positive, schema.positive_scores(oof), settings)
+    assert trained.thresholds[LINEAR] == own  # its own scores, not LightGBM's
+    assert report.threshold == trained.thresholds[trained.selected]  # the served one
+    for name, model in trained.models.items():
+        proba = model.predict_proba(schema.features_frame(test))
+        expected = score(schema.labels(test), proba, schema, trained.thresholds[name])
+        assert report.metrics[name] == expected
 
 
 def test_selected_model_beats_the_majority_baseline_by_a_wide_margin(report: Report) -> None:

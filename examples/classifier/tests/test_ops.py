@@ -16,6 +16,7 @@ from mlflow.tracking import MlflowClient
 from pydantic import SecretStr, ValidationError
 
 from credit_risk.config import Settings
+from credit_risk.data import file_sha256
 from credit_risk.evaluate import Report
 from credit_risk.ops import answers, champion
 from credit_risk.ops.hot_reload import Loaded, Reloader
@@ -126,6 +127,14 @@ def test_the_first_model_must_beat_the_base_rate_to_be_served(registry: Settings
     promoted, message = promote_if_better(fresh, "1", 0.30 + margin / 2, 0.30, "sha")
     assert not promoted and "not served" in message and "base rate 0.3000" in message
     assert champion.champion_version(MlflowClient(), fresh.model_name) is None
+
+
+def test_cv_scores_over_other_folds_never_move_the_champion(registry: Settings) -> None:
+    # 5 folds train on more rows than 3: a higher CV PR-AUC there is not a better model.
+    other_folds = registry.model_copy(update={"cv_folds": registry.cv_folds + 1})
+    data_sha256 = file_sha256(registry.path(registry.data_file))
+    promoted, message = promote_if_better(other_folds, "99", 1.0, 0.0, data_sha256)
+    assert not promoted and "(other cv_folds)" in message
 
 
 def test_a_retrain_with_new_category_levels_keeps_the_request_contract(

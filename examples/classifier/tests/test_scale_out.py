@@ -116,4 +116,4 @@ def test_a_run_of_the_other_engine_never_takes_the_champion_alias(
     on_dask = local.model_copy(update={"engine": "dask"})
     registration = log_and_register(better, report, on_dask, files=[])
     assert not registration.promoted
-    assert "another engine's split" in registration.message
+    assert "(other engine)" in registration.message

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from credit_risk.config import Settings
 from credit_risk.predict import ServedModel
-from credit_risk.serve import create_app
+from credit_risk.serve import Prediction, create_app
 from credit_risk.train import TrainResult
 
 MAX_BATCH_ROWS = 5
@@ -55,10 +55,21 @@ def test_predict_returns_a_label_its_probability_and_the_version(
     assert body["ids"] == {}
 
 
+@pytest.mark.parametrize("explain", ["false", "true"])
+def test_a_prediction_conforms_to_the_documented_response_schema(
+    client: TestClient, record: dict[str, Any], explain: str
+) -> None:
+    # The service does not validate its answers (serve.py): this test and `make contract` do.
+    response = client.post(f"/predict?explain={explain}", json=record)
+    Prediction.model_validate_json(response.content, strict=True)
+    documented = client.get("/openapi.json").json()["components"]["schemas"]["Prediction"]
+    assert set(response.json()) <= set(documented["properties"])
+
+
 def test_id_columns_are_echoed_and_unknown_fields_name_the_expected_ones(
     settings: Settings, record: dict[str, Any], served: ServedModel
 ) -> None:
-    # a raw CSV row carries the ID columns the generator dropped before training
+    # a raw CSV row carries the ID columns (drop_columns) that training never saw
     with_ids = replace(served, schema=replace(served.schema, ids=["customer_id", "row"]))
     client = TestClient(create_app(settings, model=with_ids))
     sent = {**record, "customer_id": "C-0042", "row": 7}

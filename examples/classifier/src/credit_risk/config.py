@@ -18,16 +18,16 @@ ENV_PREFIX = "CREDIT_RISK_"
 
 
 class Settings(BaseSettings):
-    """Data, training, tracking and serving settings (defaults come from the template)."""
+    """Data, training, tracking and serving settings, with this project's defaults."""
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", extra="ignore")
 
     # data
     data_file: Path = Path("data/raw/credit_data.csv")
     csv_sep: str = ","
-    csv_decimal: Literal[".", ","] = "."
+    csv_decimal: Literal[".", ","] = "."  # ",": European exports, 1234,56
     target: str = "Status"
-    positive_class: str = "bad"
+    positive_class: str = "bad"  # unused if 3+ classes (argmax)
     drop_columns: list[str] = Field(default_factory=lambda: [])
     categorical_columns: list[str] = Field(
         default_factory=list,
@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     # training
     cv_folds: int = Field(5, ge=2)
     threshold_objective: Literal["f1", "cost"] = "f1"
+    # Your business's costs, not estimated from data; used only if threshold_objective="cost"
     cost_false_negative: float = Field(5.0, gt=0, description="Cost of missing a positive")
     cost_false_positive: float = Field(1.0, gt=0, description="Cost of a false alarm")
     # 'balanced' up-weights the rare class, so probabilities run high (calibration.png)
@@ -49,7 +50,8 @@ class Settings(BaseSettings):
         0.01, ge=0, description="CV PR-AUC to add to the base rate or champion to take the alias"
     )
 
-    # scale-out: `make train ENGINE=dask` (ops/scale_out.py, docs/DESIGN.md)
+    # scale-out, for data too big for one process's memory: `make train ENGINE=dask`
+    # (ops/scale_out.py, docs/DESIGN.md)
     engine: Literal["local", "dask"] = "local"
     dask_scheduler_address: str | None = Field(
         None,

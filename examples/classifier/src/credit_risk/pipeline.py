@@ -51,7 +51,7 @@ def rescore_served(settings: Settings) -> None:
     schema, test = served.schema, load_split(settings).test
     metrics = score(schema.labels(test), served.predict_frame(test), schema, served.threshold)
     name = f"served v{served.version}"
-    report = Report(name, served.threshold, {name: metrics}, cv_pr_auc={})
+    report = Report(name, served.threshold, {name: metrics}, {}, {name: served.threshold})
     print_report(report)
     print(f"written: {write_metrics(report, settings)}")
 

@@ -24,7 +24,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from .config import Settings
-from .data import Schema
+from .data import ONNX_PROBABILITIES, Schema
 from .ops import tracking
 from .ops.reason_codes import EXPLAINER_FILE, Explainer
 
@@ -49,7 +49,8 @@ class ServedModel:
         """Class probabilities (columns in ``schema.classes`` order) for feature columns."""
         if self.session is not None:
             inputs = [item.name for item in self.session.get_inputs()]
-            return np.asarray(self.session.run(None, self.schema.onnx_feed(inputs, columns))[1])
+            feed = self.schema.onnx_feed(inputs, columns)
+            return np.asarray(self.session.run([ONNX_PROBABILITIES], feed)[0])
         frame = pd.DataFrame({name: list(columns[name]) for name in self.schema.features})
         return np.asarray(self.pipeline.predict_proba(self.schema.features_frame(frame)))
 

@@ -39,6 +39,9 @@ TRUSTED_TYPES = [
     "lightgbm.basic.Booster",
     "lightgbm.sklearn.LGBMClassifier",
 ]
+# Logged params that change what CV PR-AUC measures: the training split (seed, test_size)
+# and the folds (5 folds train on more rows than 3, so score higher on the same data).
+SPLIT_PARAMS = ("seed", "test_size", "cv_folds")
 
 
 @dataclass(frozen=True)
@@ -108,8 +111,8 @@ def log_and_register(
 def _example_rows(train: pd.DataFrame, schema: Schema, n_rows: int = 5) -> pd.DataFrame:
     """The first training rows, plus one row for each feature they leave empty.
 
-    A column that is empty in every example row gets no type in the signature, and
-    MLflow then fails to validate the example; real rows that show a value fix that.
+    The signature is inferred from these rows: a column empty in all of them would get no
+    type, and MLflow would then refuse the example it validates against that signature.
     """
     rows = list(train.index[:n_rows])
     for name in schema.features:
@@ -150,7 +153,7 @@ def promote_if_better(
     The bar is ``floor`` (the base rate) while there is no champion, so a model that learned
     nothing is never served; then the champion's CV PR-AUC. Both are pooled out-of-fold
     scores on the training split, so they compare only when both runs saw the same data file
-    split the same way (the same ``engine``): else the champion stays.
+    split and folded the same way (``engine`` and ``SPLIT_PARAMS``): else the champion stays.
     """
     client, name, margin = MlflowClient(), settings.model_name, settings.promotion_margin
     current = champion.champion_version(client, name)
@@ -169,10 +172,12 @@ def promote_if_better(
     run = client.get_run(str(client.get_model_version(name, current).run_id))
     best = run.data.metrics.get("cv_pr_auc", float("-inf"))
     stays = f"champion stays v{current} (CV PR-AUC {best:.4f}); v{version} is registered"
-    same_data = run.data.tags.get("data_sha256") == data_sha256
-    if not same_data or run.data.tags.get("engine", "local") != settings.engine:
-        why = "other data" if not same_data else "another engine's split"
-        return False, f"{stays}: trained on {why}, compare them and `make rollback VERSION=N`"
+    theirs = {"engine": "local"} | run.data.tags | run.data.params
+    ours = {"data_sha256": data_sha256, "engine": settings.engine}
+    ours |= {key: str(getattr(settings, key)) for key in SPLIT_PARAMS}  # MLflow params are text
+    if differs := [key for key in ours if theirs.get(key) != ours[key]]:
+        why = f"CV scores do not compare (other {', '.join(differs)})"
+        return False, f"{stays}: {why}; compare them and `make rollback VERSION=N`"
     if cv_pr_auc > best + margin:
         reason = (
             f"{name} v{version} is the new champion: CV PR-AUC {cv_pr_auc:.4f} beats "

@@ -139,7 +139,9 @@ def create_app(settings: Settings | None = None, model: ServedModel | None = Non
             predictions = current.predict([record])
         if log is not None:
             await run_in_threadpool(log.write, [record], predictions)
-        return json_response(predictions[0])  # built by predict(): not validated twice
+        # Not validated at runtime: ``Prediction`` documents the body in OpenAPI, predict()
+        # builds it from typed values, and `make contract` (schemathesis) checks it conforms.
+        return json_response(predictions[0])
 
     @app.post("/predict/batch", response_model=BatchPrediction, responses=ERROR_RESPONSES)
     def predict_batch(batch: Batch, explain: Explain = False) -> Response:  # type: ignore[valid-type]

@@ -2,9 +2,9 @@
 
 Only the training split is seen here. Each model is one ``Pipeline`` (preprocessing +
 estimator) and ``cross_val_predict`` fits a fresh copy inside every fold, so nothing of a
-validation fold leaks into the model scored on it. Model and threshold are chosen on those
-out-of-fold predictions. PR-AUC is the yardstick: with a minority positive class, ROC-AUC
-looks good even for a model that raises mostly false alarms.
+validation fold leaks into the model scored on it. The model is chosen on those out-of-fold
+predictions, and each model's threshold on its own. PR-AUC is the yardstick: with a minority
+positive class, ROC-AUC looks good even for a model that raises mostly false alarms.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ class TrainResult:
     models: dict[str, Pipeline]  # every candidate, refitted on the whole training split
     cv_pr_auc: dict[str, float]  # pooled out-of-fold PR-AUC per candidate
     selected: str
-    threshold: float | None  # None for multiclass (the label is the most likely class)
+    thresholds: dict[str, float | None]  # per candidate; None for multiclass (likeliest class)
     facts: dict[str, Any] = field(default_factory=dict)  # logged params, e.g. the engine
 
     @property
@@ -54,6 +54,11 @@ class TrainResult:
     @property
     def model(self) -> Pipeline:
         return self.models[self.selected]
+
+    @property
+    def threshold(self) -> float | None:
+        """The selected model's threshold: the one the service applies."""
+        return self.thresholds[self.selected]
 
 
 def candidates(schema: Schema, settings: Settings) -> list[Candidate]:
@@ -134,7 +139,7 @@ def choose_threshold(
 
 
 def train(settings: Settings) -> TrainResult:
-    """Cross-validate every candidate, select by CV PR-AUC, pick a threshold, refit all."""
+    """Cross-validate every candidate, select by CV PR-AUC, pick thresholds, refit all."""
     split = load_split(settings)
     schema = split.schema
     features, labels = schema.features_frame(split.train), schema.labels(split.train)
@@ -156,9 +161,9 @@ def train(settings: Settings) -> TrainResult:
             features, labels, **candidate.fit_params
         )
     selected = max(cv_scores, key=lambda name: cv_scores[name])
-    threshold = None
-    if schema.is_binary:
-        scores = schema.positive_scores(out_of_fold[selected])
+    thresholds: dict[str, float | None] = dict.fromkeys(out_of_fold)
+    if schema.is_binary:  # each model its own cut-off, so F1s compare two models at their best
         is_positive = (labels == schema.positive_class).astype(int)
-        threshold = choose_threshold(is_positive, scores, settings)
-    return TrainResult(split, models, cv_scores, selected, threshold)
+        for name, oof in out_of_fold.items():
+            thresholds[name] = choose_threshold(is_positive, schema.positive_scores(oof), settings)
+    return TrainResult(split, models, cv_scores, selected, thresholds)

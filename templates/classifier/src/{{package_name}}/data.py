@@ -2,7 +2,7 @@
 
 The test split is written to ``data/processed/`` the first time and read back every time
 after, with the SHA-256 of the file it came from, so no decision (features, model,
-threshold, promotion) can ever be tuned on it: it is touched only to report numbers.
+threshold, promotion) can ever be tuned on it: it is read for reports and evidence only.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from sklearn.model_selection import train_test_split
 
 from .config import Settings
 
-# The spellings of "no value" seen in public CSVs; the generator checks with the same list.
+# The spellings of "no value" seen in public CSVs, read as missing in lower, UPPER or Title case.
 NULL_TOKENS = ["", "na", "n/a", "nan", "null", "none", "?", "-", "#n/a"]
 NA_VALUES = sorted(
     {spelling for token in NULL_TOKENS for spelling in (token, token.upper(), token.title())}
@@ -29,13 +29,16 @@ NA_VALUES = sorted(
 # "007" is a code, not the number 7: leading zeros mark a numeric-looking categorical.
 _LEADING_ZERO = re.compile(r"^-?0\d")
 SPLIT_FILES = ("train.csv", "test.csv", "split.json")
+ONNX_PROBABILITIES = "probabilities"  # skl2onnx's name for P(class) ("label" ignores thresholds)
 
 
 @dataclass(frozen=True)
 class Schema:
     """What the model expects: feature types, category levels, classes. Inferred from the
     training split only and saved with the model; the service builds its request models
-    from it, so training and serving cannot disagree."""
+    from it, so training and serving cannot disagree. ``onnx_feed`` lives here too: the ONNX
+    inputs are these columns with these types, fed the same way by ``ops/onnx_compile.py``'s
+    equality check and by ``predict.py``."""
 
     target: str
     classes: list[str]
@@ -79,7 +82,8 @@ class Schema:
         return np.where(positive, self.positive_class, negative)
 
     def features_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """The feature columns with model dtypes: floats, and strings for categories."""
+        """The feature columns with model dtypes: floats, and strings for categories. Missing
+        stays NaN in both (pandas 2 spelled a category's "nan"); either encodes as unknown."""
         columns = {name: pd.to_numeric(frame[name], errors="coerce") for name in self.numeric}
         columns |= {name: frame[name].astype("str") for name in self.categorical}
         features = pd.DataFrame(columns, index=frame.index)[self.features]
@@ -89,8 +93,9 @@ class Schema:
         self, inputs: Sequence[str], columns: Mapping[str, Sequence[Any]]
     ) -> dict[str, np.ndarray]:
         """The features as the ONNX model's ``inputs`` read them: numbers as float32, missing
-        as NaN; categories as text, missing as ``"nan"`` (as ``features_frame`` gives the
-        pipeline). Names come from the model (the converter renames ``a/b`` to ``a_b``)."""
+        as NaN; categories as text, missing as ``"nan"`` (ONNX string tensors hold no null): a
+        level no category has, so encoded as unknown, as the pipeline encodes the NaN that
+        ``features_frame`` keeps. Names come from the model (``a/b`` is renamed ``a_b``)."""
         arrays = [np.asarray(columns[name], dtype=np.float32) for name in self.numeric]
         for name in self.categorical:
             text = ["nan" if value is None else str(value) for value in columns[name]]

@@ -1,9 +1,11 @@
 """Stage 5, evaluate: test-split metrics for every model beside the majority-class baseline.
 
-The only stage that scores the test split, and it only reports: model choice, threshold and
-promotion use ``train.py``'s cross-validation. The majority-class rule is the floor: its
-PR-AUC is the positive rate. F1, precision and recall of every model use the selected
-model's threshold (the service's); compare models by PR-AUC and ROC-AUC, which need none.
+The only stage whose test-split numbers are the reported metrics; they decide nothing (model
+choice, threshold and promotion use ``train.py``'s cross-validation), nor does the ops
+evidence that reads the same split (``make evaluate``, plots, slices, the drift reference).
+The majority-class baseline is the floor: its PR-AUC is the positive rate. Each model's F1,
+precision and recall use its own threshold, chosen the same way on its own out-of-fold
+scores (a cut-off fits one model's scores only); the selected model's is the one served.
 """
 
 from __future__ import annotations
@@ -28,9 +30,10 @@ class Report:
     """Test-split metrics per model (selected model first) and the CV scores they came with."""
 
     selected: str
-    threshold: float | None
+    threshold: float | None  # the selected model's: the service's
     metrics: dict[str, dict[str, float]]
     cv_pr_auc: dict[str, float]
+    thresholds: dict[str, float | None]  # each model's own
 
     @property
     def selected_metrics(self) -> dict[str, float]:
@@ -76,24 +79,25 @@ def evaluate(result: TrainResult) -> Report:
     probabilities = {name: model.predict_proba(features) for name, model in result.models.items()}
     probabilities[MAJORITY] = majority_proba(schema.labels(result.split.train), len(labels), schema)
     order = [result.selected, *sorted(set(probabilities) - {result.selected})]
-    metrics = {name: score(labels, probabilities[name], schema, result.threshold) for name in order}
-    return Report(result.selected, result.threshold, metrics, result.cv_pr_auc)
+    thresholds = {name: result.thresholds.get(name) for name in order}  # majority: None
+    metrics = {name: score(labels, probabilities[name], schema, thresholds[name]) for name in order}
+    return Report(result.selected, result.threshold, metrics, result.cv_pr_auc, thresholds)
 
 
 def write_metrics(report: Report, settings: Settings) -> Path:
     """``reports/metrics.json``: the table below, for scripts and CI."""
     path = settings.path(settings.reports_dir) / "metrics.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    body = {"selected": report.selected, "threshold": report.threshold, "test": report.metrics}
+    body = {"selected": report.selected, "thresholds": report.thresholds, "test": report.metrics}
     path.write_text(json.dumps(body, indent=2) + "\n")
     return path
 
 
 def print_report(report: Report) -> None:
     """The test-split table: the selected model, the other candidates and the baseline."""
-    threshold = "argmax" if report.threshold is None else f"{report.threshold:.4f}"
+    own = [f"{name} {t:.4f}" for name, t in report.thresholds.items() if t is not None]
     chosen = "selected by CV PR-AUC: " if report.cv_pr_auc else ""
-    print(f"{chosen}{report.selected} (threshold {threshold})")
+    print(f"{chosen}{report.selected} (each model's threshold: {', '.join(own) or 'argmax'})")
     print(f"{'test split':<22}" + "".join(f"{name:>10}" for name in COLUMNS))
     for name, values in report.metrics.items():
         print(f"{name:<22}" + "".join(f"{values[c]:>10.4f}" for c in COLUMNS))

@@ -26,7 +26,7 @@ from skl2onnx.common.data_types import FloatTensorType, StringTensorType
 from skl2onnx.common.shape_calculator import calculate_linear_classifier_output_shapes
 from sklearn.pipeline import Pipeline
 
-from ..data import Schema
+from ..data import ONNX_PROBABILITIES, Schema
 
 ONNX_FILE = "model.onnx"
 ONNX_TOLERANCE = 1e-6
@@ -57,7 +57,7 @@ def compile_onnx(
     features = schema.features_frame(rows)
     columns = {name: features[name].tolist() for name in schema.features}
     names = [item.name for item in session.get_inputs()]
-    compiled = session.run(None, schema.onnx_feed(names, columns))[1]
+    compiled = session.run([ONNX_PROBABILITIES], schema.onnx_feed(names, columns))[0]
     error = float(np.abs(compiled - pipeline.predict_proba(features)).max())
     return (onnx_bytes if error <= ONNX_TOLERANCE else None), error
 

@@ -168,5 +168,5 @@ def _numbers(values: Sequence[Any]) -> np.ndarray:
 
 
 def _text(value: Any) -> str:
-    """A category as ``Schema.onnx_feed`` and ``features_frame`` spell it (missing: "nan")."""
+    """A category as ``Schema.onnx_feed`` spells it (missing: "nan", a level no category has)."""
     return "nan" if value is None else str(value)

@@ -34,8 +34,8 @@ from uvicorn_worker import UvicornWorker
 SAFE_HEADERS = {"x-content-type-options": "nosniff", "referrer-policy": "no-referrer"}
 # For pages that set no policy of their own (the API docs, which load Swagger UI's scripts).
 PAGE_POLICY = "frame-ancestors 'none'; object-src 'none'; base-uri 'none'"
-# Seconds to send one whole request, from the connection's start or the last response.
-# Chosen: a 1 MB body needs only 100 kB/s, and a slow client is cut off before long.
+# Seconds to send one whole request, from the connection's start or the last response:
+# room for the largest body on a slow link, yet a stalled client is soon cut off (DESIGN.md).
 REQUEST_TIMEOUT_S = 10.0
 # A text field's pattern: some character that is not (ASCII) white space, so "" and "\n"
 # are a 422. A pattern, not stripping: both sides of the contract read it the same way.
@@ -131,7 +131,7 @@ async def readable_422(
 
 
 def json_response(content: Any, status_code: int = 200) -> Response:
-    """JSON written by pydantic's Rust encoder, with no second validation pass."""
+    """JSON by pydantic's Rust encoder, unvalidated: ``make contract`` checks the answers."""
     return Response(pydantic_core.to_json(content), status_code, media_type="application/json")
 
 

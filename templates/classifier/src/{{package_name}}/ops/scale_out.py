@@ -5,9 +5,8 @@ it returns the same ``TrainResult`` holding the same kind of ``Pipeline``, so ML
 registry, ``champion`` and the service see no difference. No process holds the data set:
 workers read it in partitions (a CSV or a Parquet folder) and make every pass over it.
 A seeded hash of each row picks its split and CV fold, whatever the partitioning or the
-cluster's size. LightGBM trains with ``lightgbm.dask``, its own distributed learner. Scores
-come back as ``Counts``, which add across partitions. The linear baseline, the yardstick
-rather than the model that must scale, fits on a bounded sample (``dask_sample_rows``).
+cluster's size. LightGBM trains with ``lightgbm.dask``; scores come back as ``Counts``, summed
+over partitions. The linear baseline, a yardstick, fits on at most ``dask_sample_rows`` rows.
 """
 
 from __future__ import annotations
@@ -168,7 +167,7 @@ def metrics(counts: Counts, schema: Schema) -> dict[str, float]:
 def train_on_cluster(
     settings: Settings, frames: tuple[dd.DataFrame, dd.DataFrame] | None = None
 ) -> tuple[TrainResult, Report]:
-    """``train`` and ``evaluate`` on the cluster: the same candidates, rule and threshold.
+    """``train`` and ``evaluate`` on the cluster: the same candidates, rule and thresholds.
     ``frames`` (train with a ``FOLD`` column, test) fix the split, as the equivalence test does."""
     with connect(settings) as client:
         train, test = frames or hash_split(read_lazily(settings), settings)
@@ -186,25 +185,26 @@ def train_on_cluster(
         counts[LIGHTGBM] = lightgbm.cv(train, settings.cv_folds)
         cv = {name: metrics(c, schema)["pr_auc"] for name, c in counts.items()}
         selected = max(cv, key=lambda name: cv[name])
-        threshold = None
+        thresholds: dict[str, float | None] = dict.fromkeys(counts)  # each model its own
         if schema.is_binary:
             positive = schema.classes.index(str(schema.positive_class))
-            truth, scores, rows = one_vs_rest(counts[selected], positive)
-            threshold = choose_threshold(truth, scores, settings, rows)
+            for name, tallied in counts.items():
+                truth, scores, rows = one_vs_rest(tallied, positive)
+                thresholds[name] = choose_threshold(truth, scores, settings, rows)
         models = {LINEAR: clone(linear).fit(features, labels), LIGHTGBM: lightgbm.fit(train)}
         prior = DummyClassifier(strategy="prior").fit(
             by_class.to_frame(), by_class.index, sample_weight=by_class
         )
         table = {
-            name: metrics(counts_of(model, test, schema, threshold), schema)
+            name: metrics(counts_of(model, test, schema, thresholds.get(name)), schema)
             for name, model in {**models, MAJORITY: prior}.items()
         }
         split = Split(sample, _sample(test, int(n_test), settings), schema)
         facts = {"engine": "dask", "dask_workers": len(client.scheduler_info()["workers"])}
     facts |= {"n_train": int(by_class.sum()), "n_test": n_test, "linear_rows": len(sample)}
     order = [selected, *sorted(set(table) - {selected})]
-    report = Report(selected, threshold, {name: table[name] for name in order}, cv)
-    return TrainResult(split, models, cv, selected, threshold, facts), report
+    report = Report(selected, thresholds[selected], {k: table[k] for k in order}, cv, thresholds)
+    return TrainResult(split, models, cv, selected, thresholds, facts), report
 
 
 def _sample(frame: dd.DataFrame, rows: int, settings: Settings) -> pd.DataFrame:
