@@ -90,7 +90,7 @@ def answers(facts: Facts) -> list[Answer]:
         ),
         Answer(
             "How would you deploy it?",
-            f"One image; {facts.params.get('serve_threads', '1')} torch thread(s) per request.",
+            f"One image; {facts.params.get('serve_threads', '1')} torch thread(s) per process.",
             ("DEPLOY.md#deploy-to-render-step-by-step", "Dockerfile", "render.yaml"),
         ),
         Answer(
