@@ -130,10 +130,11 @@ def create_app(settings: Settings | None = None, model: ServedModel | None = Non
         """Score one record; ``?explain=true`` adds its top feature contributions.
 
         ``async``: one ONNX call costs less than a thread-pool hop adds to p99 (DESIGN.md), so
-        it runs on the event loop; reason codes (TreeSHAP) and the log write go to the pool.
+        it runs on the event loop; reason codes (TreeSHAP), the sklearn pipeline (a run with
+        no ONNX file: milliseconds) and the log write go to the pool.
         """
         current: ServedModel = app.state.model
-        if explain:
+        if explain or current.session is None:
             predictions = await run_in_threadpool(current.predict, [record], True)
         else:
             predictions = current.predict([record])
