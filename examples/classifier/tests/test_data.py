@@ -48,6 +48,18 @@ def test_test_split_is_written_once(settings: Settings) -> None:
     pd.testing.assert_frame_equal(first, again)
 
 
+def test_a_column_added_to_drop_columns_leaves_the_reused_split(
+    settings: Settings, tmp_path: Path
+) -> None:
+    first = settings.model_copy(update={"processed_dir": tmp_path / "processed"})
+    leaky = load_split(first).schema.features[0]
+    retrain = first.model_copy(update={"drop_columns": [*first.drop_columns, leaky]})
+    split = load_split(retrain)  # the split written above, reused
+    assert leaky not in split.schema.features
+    assert leaky not in {*split.train.columns, *split.test.columns}
+    assert split.schema.ids == retrain.drop_columns
+
+
 def test_split_is_stratified(settings: Settings) -> None:
     split = load_split(settings)
     train_share = split.train[settings.target].value_counts(normalize=True)

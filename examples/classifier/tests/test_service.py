@@ -83,6 +83,15 @@ def test_id_columns_are_echoed_and_unknown_fields_name_the_expected_ones(
     assert "customer_id" in message and served.schema.features[0] in message
 
 
+def test_without_onnx_predict_explains_only_when_asked(
+    settings: Settings, served: ServedModel, trained: TrainResult, record: dict[str, Any]
+) -> None:
+    no_onnx = replace(served, session=None, pipeline=trained.model)
+    client = TestClient(create_app(settings, model=no_onnx))
+    assert "explanation" not in client.post("/predict", json=record).json()
+    assert "explanation" in client.post("/predict?explain=true", json=record).json()
+
+
 def test_batch_predicts_every_record(client: TestClient, record: dict[str, Any]) -> None:
     response = client.post("/predict/batch", json={"records": [record] * 3})
     assert response.status_code == 200, response.text

@@ -181,7 +181,8 @@ def looks_numeric(values: pd.Series) -> bool:
 
 
 def load_split(settings: Settings) -> Split:
-    """The train/test split: created (stratified, seeded) the first time, then reused."""
+    """The train/test split: created (stratified, seeded) the first time, then reused, less
+    the ``drop_columns`` of now (added ones included), as ``read_raw`` drops them."""
     folder = settings.path(settings.processed_dir)
     train_path, test_path, meta_path = (folder / name for name in SPLIT_FILES)
     source = file_sha256(settings.path(settings.data_file))
@@ -195,7 +196,11 @@ def load_split(settings: Settings) -> Split:
                 f"{what} changed after the test split was written; delete "
                 f"{settings.processed_dir} to split again (old results are then not comparable)"
             )
-        train, test = _read_text_csv(train_path), _read_text_csv(test_path)
+        # drop_columns may have grown since the split was written (a leaky column found)
+        train, test = (
+            _read_text_csv(path).drop(columns=settings.drop_columns, errors="ignore")
+            for path in (train_path, test_path)
+        )
     else:
         raw = read_raw(settings)
         train, test = train_test_split(

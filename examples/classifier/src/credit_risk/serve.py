@@ -135,7 +135,7 @@ def create_app(settings: Settings | None = None, model: ServedModel | None = Non
         """
         current: ServedModel = app.state.model
         if explain or current.session is None:
-            predictions = await run_in_threadpool(current.predict, [record], True)
+            predictions = await run_in_threadpool(current.predict, [record], explain)
         else:
             predictions = current.predict([record])
         if log is not None:
