@@ -5,25 +5,27 @@ Run once at development time (the rendered project never needs apt or a download
     apt-get install -y python3.11-doc
     .venv/bin/python scripts/build_rag_corpus.py
 
-It reads the reST sources of the Python 3.11 documentation with the template's own
-reader and chunker (``templates/rag/src/{{package_name}}/documents.py`` (reST through docutils) and
-``chunking.py``, so bundled passages and user documents are cut the same way) and writes:
+It copies a slice of the reST sources of the Python 3.11 documentation into the template,
+as they are published, so the rendered project's own ``make ingest`` reads them through
+``documents.py`` (reST through docutils) and cuts them with ``chunking.py``, like any
+user's corpus:
 
-- ``data/corpus/python-docs.passages.jsonl.gz``: a slice of the docs, pre-chunked. The
-  slice is the FAQ, the tutorial, the glossary and the library pages the rest of the
-  documentation links to most, up to ``--max-passages`` (sized so a first ``make ingest``
-  embeds it in about 2-3 minutes on 2 CPU cores).
-- ``data/eval/questions.jsonl``: every FAQ question whose heading ends in "?", with its
-  gold passage named by (source, anchor). The FAQ answer passages are indexed *without*
-  their question heading, so a question is not trivially found by its own words.
+- ``data/corpus/{faq,tutorial,library}/*.rst`` and ``glossary.rst``: the FAQ, the tutorial,
+  the glossary and the library pages the rest of the documentation links to most, up to
+  ``--max-passages`` at the default chunk size (sized so a first ``make ingest`` embeds it
+  in about 2-3 minutes on 2 CPU cores).
 - ``data/python-docs.LICENSE`` (the PSF licence page of the docs) and a SOURCE note.
+
+``data/eval/questions.jsonl`` is written by hand, one question per FAQ entry, reworded the
+way a user would ask it: the FAQ headings are indexed, so a verbatim heading would be found
+by its own words. The script checks every question names a real section and none repeats
+its heading.
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
-import gzip
 import json
 import re
 import shutil
@@ -38,7 +40,7 @@ SOURCES = Path("/usr/share/doc/python3.11/html/_sources")
 DOCS_URL = "https://docs.python.org/3.11/"
 WHEN = "{% if corpus == 'python-docs' %}"
 END = "{% endif %}"
-PASSAGES_FILE = TEMPLATE / "data" / "corpus" / f"{WHEN}python-docs.passages.jsonl.gz{END}"
+CORPUS = TEMPLATE / "data" / "corpus"
 EVAL_FILE = TEMPLATE / "data" / "eval" / f"{WHEN}questions.jsonl{END}"
 LICENSE_FILE = TEMPLATE / "data" / f"{WHEN}python-docs.LICENSE{END}"
 SOURCE_NOTE = TEMPLATE / "data" / f"{WHEN}python-docs.SOURCE.md{END}"
@@ -76,59 +78,66 @@ def _library_ranking(pages: dict[str, str]) -> list[str]:
     return sorted(library, key=lambda page: (-counts[page[8:-4]], page))
 
 
-def _url(source: str, anchor: str) -> str:
-    return DOCS_URL + source.removesuffix(".rst") + ".html" + (f"#{anchor}" if anchor else "")
-
-
-def _page_passages(
+def _passage_count(
     source: str, text: str, documents: types.ModuleType, chunking: types.ModuleType
-) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
-    """Passages of one page, and its eval questions when it is an FAQ page."""
-    sections = list(documents.rst_sections(text, source, source))
-    questions = []
-    passages = []
-    for section in sections:
-        doc_title, _, heading = section.title.partition(" \u203a ")  # "Page > Section"
-        title = section.title
-        if source.startswith("faq/") and heading.endswith("?"):
-            # the gold passage is the answer alone: drop the question from what is indexed
-            title = doc_title
-            questions.append({"question": heading, "source": source, "anchor": section.anchor})
-        section = documents.Section(
-            source, title, section.anchor, section.text, _url(source, section.anchor)
-        )
-        passages += [
-            passage.to_dict()
-            for passage in chunking.chunk_section(section, CHUNK_WORDS, OVERLAP_WORDS)
-        ]
-    return passages, questions
+) -> int:
+    """How many passages the project's own ingest will cut this page into (default settings)."""
+    return sum(
+        len(chunking.chunk_section(section, CHUNK_WORDS, OVERLAP_WORDS))
+        for section in documents.rst_sections(text, source, source)
+    )
+
+
+def _faq_sections(pages: dict[str, str], documents: types.ModuleType) -> dict[tuple[str, str], str]:
+    """{(source, anchor): heading} of every FAQ section, as the project's reader sees it."""
+    return {
+        (page, section.anchor): section.title.partition(" \u203a ")[2]
+        for page, text in pages.items()
+        if page.startswith("faq/")
+        for section in documents.rst_sections(text, page, page)
+    }
+
+
+def check_questions(pages: dict[str, str], documents: types.ModuleType) -> int:
+    """Every eval question names an FAQ section that exists and does not repeat its heading
+    (a verbatim heading would be found by its own words); return how many there are."""
+    sections = _faq_sections(pages, documents)
+    rows = [json.loads(line) for line in EVAL_FILE.read_text("utf-8").splitlines() if line]
+    for row in rows:
+        heading = sections.get((row["source"], row["anchor"]))
+        if heading is None:
+            sys.exit(
+                f"error: {row['source']}#{row['anchor']} is not a section: fix {EVAL_FILE.name}"
+            )
+        if _words(heading) == _words(row["question"]):
+            sys.exit(f"error: {row['question']!r} repeats its heading: reword it")
+    return len(rows)
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"\w+", text.lower())
 
 
 def build(max_passages: int) -> dict[str, int]:
-    """Write the bundled files; return their sizes."""
+    """Copy the slice of reST sources into the template; return its sizes."""
     documents, chunking = _template_modules()
     pages = _read_sources()
     order = [page for page in pages if page.startswith(ALWAYS)] + _library_ranking(pages)
-    passages: list[dict[str, str]] = []
-    questions: list[dict[str, str]] = []
-    used = []
+    used: list[str] = []
+    passages = 0
     for page in order:
-        page_passages, page_questions = _page_passages(page, pages[page], documents, chunking)
-        if len(passages) + len(page_passages) > max_passages:
-            continue
-        passages += page_passages
-        questions += page_questions
-        used.append(page)
-    seen: set[str] = set()  # identical text at the same place: keep one copy
-    passages = [p for p in passages if not (p["id"] in seen or seen.add(p["id"]))]
-    for path in (PASSAGES_FILE, EVAL_FILE, LICENSE_FILE):
-        path.parent.mkdir(parents=True, exist_ok=True)
-    with gzip.GzipFile(PASSAGES_FILE, "wb", mtime=0) as handle:  # mtime 0: same bytes each build
-        for passage in passages:
-            handle.write((json.dumps(passage, ensure_ascii=False) + "\n").encode())
-    EVAL_FILE.write_text(
-        "".join(json.dumps(question, ensure_ascii=False) + "\n" for question in questions)
-    )
+        count = _passage_count(page, pages[page], documents, chunking)
+        if count > 0 and passages + count <= max_passages:  # a bare table of contents has none
+            used.append(page)
+            passages += count
+    for old in CORPUS.glob(f"{WHEN}*"):
+        shutil.rmtree(old) if old.is_dir() else old.unlink()
+    for page in used:
+        top, _, rest = page.partition("/")
+        target = CORPUS / f"{WHEN}{top}{END}" / rest if rest else CORPUS / f"{WHEN}{top}{END}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(pages[page], "utf-8")
+    questions = check_questions(pages, documents)
     shutil.copyfile(SOURCES / "license.rst.txt", LICENSE_FILE)
     library = sum(page.startswith("library/") for page in used)
     SOURCE_NOTE.write_text(
@@ -138,20 +147,17 @@ def build(max_passages: int) -> dict[str, int]:
         f"Online: {DOCS_URL}\n\n"
         "Licence: PSF License Agreement; code examples under the Zero-Clause BSD licence "
         "(see `python-docs.LICENSE`). Copyright © 2001-2023 Python Software Foundation.\n\n"
-        f"Slice: {len(used)} pages (the FAQ, the tutorial, the glossary and the {library} "
-        f"library pages the docs link to most), {len(passages):,} passages of about "
-        f"{CHUNK_WORDS} words with {OVERLAP_WORDS} words of overlap. FAQ answers are indexed "
-        "without their question heading.\n\n"
-        f"Evaluation set: `eval/questions.jsonl`, {len(questions)} FAQ questions, each with "
-        "the source and anchor of its answer. Add your own lines in the same shape.\n\n"
+        f"Slice: `corpus/`, {len(used)} pages as they are published (the FAQ, the tutorial, the "
+        f"glossary and the {library} library pages the docs link to most). `make ingest` reads "
+        f"and chunks them like any corpus: {passages:,} passages at the default "
+        f"{CHUNK_WORDS} words with {OVERLAP_WORDS} words of overlap.\n\n"
+        f"Evaluation set: `eval/questions.jsonl`, {questions} questions, one per FAQ entry, "
+        "each reworded by hand the way a user would ask it (none repeats its FAQ heading, "
+        "which is indexed), with the source and anchor of its answer. Add your own lines in "
+        "the same shape.\n\n"
         "Built by `scripts/build_rag_corpus.py` in the mlportfolio repository.\n"
     )
-    return {
-        "pages": len(used),
-        "passages": len(passages),
-        "questions": len(questions),
-        "bytes": PASSAGES_FILE.stat().st_size,
-    }
+    return {"pages": len(used), "passages": passages, "questions": questions}
 
 
 def main() -> None:
@@ -160,8 +166,8 @@ def main() -> None:
     parser.add_argument("--max-passages", type=int, default=6000)
     sizes = build(parser.parse_args().max_passages)
     print(
-        f"{sizes['pages']} pages, {sizes['passages']:,} passages "
-        f"({sizes['bytes'] / 2**20:.1f} MiB gzip), {sizes['questions']} eval questions"
+        f"{sizes['pages']} pages, {sizes['passages']:,} passages, "
+        f"{sizes['questions']} eval questions checked"
     )
 
 

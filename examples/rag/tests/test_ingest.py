@@ -149,6 +149,15 @@ def test_chunks_overlap_and_stay_under_the_limit() -> None:
     assert len({p.id for p in passages}) == len(passages)
 
 
+def test_citations_link_to_where_the_corpus_is_published() -> None:
+    site = "https://example.org/docs/"
+    assert ingest.citation_url(site, "guide/install.md", "proxy") == (
+        "https://example.org/docs/guide/install.html#proxy"
+    )
+    assert ingest.citation_url(site, "faq.rst", "") == "https://example.org/docs/faq.html"
+    assert ingest.citation_url("", "guide/install.md", "proxy") == ""  # unset: no link
+
+
 def test_source_counts_say_what_each_source_was_read_as() -> None:
     sections = [Section(s, "T", "a", "Text.") for s in ("a.md", "b.MD", "c.rst", "d.htm", "e")]
     passages = [p for section in sections for p in chunk_section(section, 100, 20)]

@@ -39,6 +39,11 @@ class Settings(BaseSettings):
     max_passages: int | None = Field(
         None, ge=1, description="Index at most this many passages, eval gold first (CI subsets)"
     )
+    docs_url: str = Field(
+        "https://docs.python.org/3.11/",
+        description="Where the corpus is published: a citation links to this + the file's "
+        "path as .html + #anchor; empty: citations name the file only",
+    )
 
     # embeddings
     embedding_model: str = Field(

@@ -83,7 +83,7 @@ def read_bench(settings: Settings) -> dict[str, dict[str, float]]:
 def dataset_block(facts: RunFacts, settings: Settings) -> str:
     """The corpus card: what was indexed and what it was evaluated with."""
     metrics, params = facts.metrics, facts.params
-    if (settings.path(settings.corpus_dir) / "python-docs.passages.jsonl.gz").is_file():
+    if (settings.path(settings.corpus_dir) / "faq" / "programming.rst").is_file():
         corpus = (
             "Python 3.11 documentation (PSF licence, `data/python-docs.LICENSE`): the FAQ, "
             "the tutorial, the glossary and the most-linked library pages"

@@ -21,7 +21,6 @@ from docutils.parsers.rst.languages import en
 
 # The corpus contract: which files ingest reads, and how large one may be.
 DOCUMENT_SUFFIXES = frozenset({".md", ".markdown", ".rst", ".txt", ".html", ".htm", ".pdf"})
-PASSAGES_SUFFIX = ".passages.jsonl.gz"  # pre-chunked passages, e.g. the bundled Python docs
 MAX_FILE_BYTES = 20 * 1024 * 1024
 
 

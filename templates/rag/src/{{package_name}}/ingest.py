@@ -9,7 +9,6 @@ re-embeds only that file. A running service keeps its index until told to reload
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import shutil
@@ -17,7 +16,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -26,7 +25,7 @@ import numpy as np
 from . import documents
 from .chunking import Passage, chunk_section
 from .config import Settings
-from .documents import DOCUMENT_SUFFIXES, PASSAGES_SUFFIX
+from .documents import DOCUMENT_SUFFIXES
 from .ops.cache import embed_passages, model_fingerprint
 from .ops.subset import subset
 
@@ -64,7 +63,7 @@ def corpus_files(corpus_dir: Path) -> list[Path]:
         for path in corpus_dir.rglob("*")
         if path.is_file()
         and not any(part.startswith(".") for part in path.relative_to(corpus_dir).parts)
-        and (path.suffix.lower() in DOCUMENT_SUFFIXES or path.name.endswith(PASSAGES_SUFFIX))
+        and path.suffix.lower() in DOCUMENT_SUFFIXES
     )
     if not files:
         raise CorpusError(
@@ -86,8 +85,6 @@ def check_file(path: Path) -> str | None:
     if size > documents.MAX_FILE_BYTES:
         limit = documents.MAX_FILE_BYTES // 2**20
         return f"{size // 2**20} MiB, over the {limit} MiB limit: split it"
-    if path.name.endswith(PASSAGES_SUFFIX):
-        return None if head.startswith(b"\x1f\x8b") else "not a gzip file: rebuild it"
     if path.suffix.lower() == ".pdf":
         return None if head.startswith(b"%PDF") else "not a valid PDF: re-export it"
     return "binary, not text: convert it to .md or .txt" if b"\x00" in head else None
@@ -119,14 +116,25 @@ def read_corpus(settings: Settings) -> Corpus:
 
 
 def _file_passages(path: Path, source: str, settings: Settings) -> list[Passage]:
-    if path.name.endswith(PASSAGES_SUFFIX):  # pre-chunked: one JSON passage per line
-        with gzip.open(path, "rt", encoding="utf-8") as handle:
-            return [Passage(**json.loads(line)) for line in handle if line.strip()]
     return [
         passage
         for section in documents.read_file(path, source)
-        for passage in chunk_section(section, settings.chunk_words, settings.overlap_words)
+        for passage in chunk_section(
+            replace(section, url=citation_url(settings.docs_url, source, section.anchor)),
+            settings.chunk_words,
+            settings.overlap_words,
+        )
     ]
+
+
+def citation_url(docs_url: str, source: str, anchor: str) -> str:
+    """Where a passage is published: ``docs_url`` + its path as .html + ``#anchor``
+    (``faq/design.rst`` -> ``https://docs.python.org/3.11/faq/design.html#...``); none
+    when ``docs_url`` is unset."""
+    if not docs_url:
+        return ""
+    page = PurePosixPath(source).with_suffix(".html").as_posix()
+    return f"{docs_url.rstrip('/')}/{page}" + (f"#{anchor}" if anchor else "")
 
 
 def source_counts(passages: list[Passage]) -> dict[str, float]:
