@@ -6,8 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from sklearn.utils.class_weight import compute_class_weight
 
-from review_sentiment import data, model, train
+from review_sentiment import data, experiment, model, train
 from review_sentiment.config import Settings
 
 
@@ -42,6 +43,22 @@ def test_small_data_get_more_epochs_for_the_same_number_of_steps(settings: Setti
     assert train.plan_epochs(2500, plan) == 2  # 79 steps an epoch
     assert train.plan_epochs(50_000, plan) == 1
     assert train.plan_epochs(40, plan) == 20  # capped by max_epochs
+
+
+def test_class_weights_match_scikit_learns_balanced_weights() -> None:
+    labels = ["a"] * 12 + ["b"] * 3 + ["c"]
+    classes = ["a", "b", "c"]
+    targets = torch.tensor([classes.index(label) for label in labels])
+    expected = compute_class_weight("balanced", classes=np.array(classes), y=labels)
+    np.testing.assert_allclose(train.class_weights(targets, len(classes)), expected, rtol=1e-6)
+
+
+def test_truncated_share_counts_test_texts_longer_than_max_length(settings: Settings) -> None:
+    splits = data.split(data.load(settings), settings)
+    for max_length, share in ((8, 1.0), (64, 0.0)):  # every toy text is 10 to 13 tokens
+        capped = settings.model_copy(update={"max_length": max_length})
+        predictor = experiment.candidate(capped, splits.labels)
+        assert experiment._truncated_share(predictor, splits) == share
 
 
 def test_the_new_head_learns_faster_than_the_encoder(settings: Settings) -> None:

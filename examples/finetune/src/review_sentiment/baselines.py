@@ -3,7 +3,8 @@
 TF-IDF + LR is the baseline any text model must beat. Frozen embeddings + LR is the
 "before" of the before/after: the same pre-trained encoder as the fine-tuned model, used
 as-is, with only a linear layer trained on top. The gap between it and the fine-tuned model
-is what training the encoder itself bought.
+is what training the encoder itself bought. Both weight classes "balanced", as the
+fine-tune's loss does (``train.class_weights``): the comparison is of models, not weightings.
 """
 
 from __future__ import annotations

@@ -38,7 +38,9 @@ class Settings(BaseSettings):
 
     # model and training ------------------------------------------------------------
     encoder: str = Field("", description="encoder folder; empty = bundled all-MiniLM-L6-v2")
-    max_length: int = Field(64, ge=8, le=512, description="tokens kept per text")
+    max_length: int = Field(
+        64, ge=8, le=512, description="tokens kept per text; test_truncated_share: how many cut"
+    )
     batch_size: int = Field(32, ge=1, le=512)
     learning_rate: float = Field(5e-5, gt=0, lt=1, description="the pre-trained encoder's")
     head_learning_rate: float = Field(
@@ -94,7 +96,9 @@ class Settings(BaseSettings):
     admin_allow_remote: bool = Field(
         False, description="let /admin/reload answer other machines, not only loopback"
     )
-    max_text_chars: int = Field(2000, ge=1, description="longest text /predict accepts")
+    max_text_chars: int = Field(
+        2000, ge=1, description="longest text /predict accepts: a request guard, not max_length"
+    )
     max_batch_rows: int = Field(64, ge=1, description="most texts /predict/batch accepts")
     max_body_bytes: int = Field(256_000, ge=1024, description="bigger requests get 413")
     cors_origins: list[str] = Field(

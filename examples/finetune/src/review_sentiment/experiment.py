@@ -9,7 +9,8 @@ Each is scored on validation (``<model>.val_*``: what every decision uses) and t
 (``<model>.test_*``: reported, decides nothing). The fine-tuned model is the one served:
 its scores are also logged under the plain names (``val_macro_f1``, ``test_accuracy``...),
 beside McNemar's test against its strongest baseline, its confusion matrix, worst errors
-and weights.
+and weights. ``test_truncated_share`` is the share of test texts longer than ``max_length``
+tokens: the model reads only their start.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ def run(settings: Settings, splits: Splits, run_name: str) -> str:
         _scored("majority", splits, [top] * len(splits.val), [top] * len(splits.test), floor)
         scored = {"tfidf_lr": _tfidf(splits, settings), "frozen_lr": _frozen(splits, settings)}
         finetuned = candidate(settings, splits.labels)
+        mlflow.log_metric("test_truncated_share", _truncated_share(finetuned, splits))
         scored[SERVED] = _fine_tuned(SERVED, finetuned, splits, settings)
         if settings.lora:
             lora = candidate(settings, splits.labels, settings.lora_rank)
@@ -82,6 +84,12 @@ def run(settings: Settings, splits: Splits, run_name: str) -> str:
         mlflow.log_metric("pipeline_seconds", time.perf_counter() - start)
         _log_served(finetuned, settings, splits, scored)
         return active.info.run_id
+
+
+def _truncated_share(predictor: model.Predictor, splits: Splits) -> float:
+    """The share of test texts with more tokens than ``max_length`` (cut when tokenized)."""
+    tokens = predictor.tokenizer(splits.test[TEXT].tolist(), verbose=False)["input_ids"]
+    return float(np.mean([len(ids) > predictor.max_length for ids in tokens]))
 
 
 def _log_setup(settings: Settings, splits: Splits) -> None:

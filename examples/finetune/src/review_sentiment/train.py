@@ -62,6 +62,15 @@ def plan_epochs(n_train: int, settings: Settings) -> int:
     return max(1, min(settings.max_epochs, -(-settings.min_train_steps // steps_per_epoch)))
 
 
+def class_weights(targets: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """Each class's weight ``n_samples / (n_classes * count)``: sklearn's "balanced" weights.
+
+    The baselines train with it, so the fine-tune's cross-entropy uses it too: on imbalanced
+    data every model gives each class the same say, as macro-F1 (the selection metric) does.
+    """
+    return len(targets) / (n_classes * torch.bincount(targets, minlength=n_classes).float())
+
+
 def parameter_groups(net: TextClassifier, settings: Settings) -> list[dict[str, Any]]:
     """The pre-trained encoder at ``learning_rate``, the new head at ``head_learning_rate``.
 
@@ -97,6 +106,7 @@ def fine_tune(
     net = predictor.model
     label_ids = {label: i for i, label in enumerate(predictor.labels)}
     texts, targets = train[TEXT].tolist(), torch.tensor([label_ids[y] for y in train[LABEL]])
+    weights = class_weights(targets, len(predictor.labels))
     epochs = plan_epochs(len(texts), settings)
     optimizer = torch.optim.AdamW(
         parameter_groups(net, settings), weight_decay=settings.weight_decay
@@ -115,7 +125,7 @@ def fine_tune(
         for index in bar:
             batch = predictor.tokenize([texts[i] for i in index])
             logits = net(batch["input_ids"], batch["attention_mask"])
-            loss = torch.nn.functional.cross_entropy(logits, targets[index])
+            loss = torch.nn.functional.cross_entropy(logits, targets[index], weight=weights)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
             optimizer.step()
