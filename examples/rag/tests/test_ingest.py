@@ -238,6 +238,17 @@ def test_reingest_embeds_only_changed_files(fresh_root: Path, make_settings: Mak
     assert again["embedded_now"] < again["passages"]
 
 
+def test_a_new_title_or_link_rebuilds_the_index_without_re_embedding(
+    fresh_root: Path, make_settings: MakeSettings
+) -> None:
+    ingest.ingest(make_settings(fresh_root, docs_url=""))
+    relinked = ingest.ingest(make_settings(fresh_root, docs_url="https://example.org/docs/"))
+    assert "up_to_date" not in relinked  # the citations' links changed: a new index
+    assert relinked["embedded_now"] == 0  # the indexed text did not: no vector recomputed
+    urls = {p["url"] for p in _passages(fresh_root)}
+    assert all(url.startswith("https://example.org/docs/") for url in urls)
+
+
 def test_subset_keeps_the_gold_passages(fresh_root: Path, make_settings: MakeSettings) -> None:
     tmp_path = fresh_root
     manifest = ingest.ingest(make_settings(tmp_path, max_passages=3))

@@ -28,9 +28,9 @@ import numpy as np
 import torch
 
 from .config import Mode, Settings
-from .embeddings import ModelError, encode, load_model
+from .embeddings import ModelError, load_model
 from .ops.llm import LLMError, chat_answer
-from .retrieval import Hit, Index, IndexMissingError, Retriever, tokenize
+from .retrieval import Hit, Index, IndexMissingError, Retriever, encode, tokenize
 
 SNIPPET_CHARS = 300
 QUOTED_PASSAGES = 3  # the top three: room for one passage per quoted sentence (3 at most)
@@ -105,7 +105,7 @@ class Assistant:
             text = _refusal("sentence", best, settings.min_sentence_similarity)
             return Answer(text, citations, True, confidence, retrieval_ms, backend, mode)
         if backend == "openai":
-            text = chat_answer(question, hits, settings)
+            text = chat_answer(question, hits[:QUOTED_PASSAGES], settings)  # what the gates read
         else:
             text = quote(sentences, settings.answer_sentences, settings.min_sentence_similarity)
         return Answer(text, citations, False, confidence, retrieval_ms, backend, mode)

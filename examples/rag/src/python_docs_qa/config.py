@@ -56,7 +56,7 @@ class Settings(BaseSettings):
 
     # retrieval: fixed values, except the fusion weight, chosen on the dev split
     retriever: Mode = "hybrid"
-    top_k: int = Field(5, ge=1, le=50)
+    top_k: int = Field(5, ge=1, le=20)  # the most /ask accepts for k
     candidates: int = Field(
         50, ge=1, description="Hits each retriever hands the fusion: a passage one ranks low "
         "can still be lifted by the other"

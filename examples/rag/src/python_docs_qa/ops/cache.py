@@ -21,7 +21,8 @@ import numpy as np
 
 from ..chunking import Passage
 from ..config import Settings
-from ..embeddings import encode, load_model, model_location
+from ..embeddings import load_model, model_location
+from ..retrieval import encode
 
 
 def model_fingerprint(settings: Settings) -> str:

@@ -121,7 +121,7 @@ def table(results: dict[str, dict[str, float]]) -> str:
     lines.append(
         f"\n{int(setup['requests'])} sequential requests per row over "
         f"{int(setup['passages']):,} passages, top 5, extractive answers, "
-        f"{int(setup['cpu_threads'])} torch threads."
+        f"torch threads: {int(setup['cpu_threads'])}."
     )
     return "\n".join(lines)
 

@@ -16,8 +16,8 @@ from dataclasses import replace
 from ..answer import Assistant, split_sentences
 from ..chunking import Passage
 from ..config import Settings
-from ..embeddings import encode, load_model
-from ..retrieval import Index, Retriever, build_bm25
+from ..embeddings import load_model
+from ..retrieval import Index, Retriever, build_bm25, encode
 
 MAX_QUESTION_CHARS = 300  # a synthetic question is at most its sentence's first 300 characters
 
