@@ -9,7 +9,7 @@ import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
-from review_sentiment import experiment, metrics, model, pipeline
+from review_sentiment import evaluate, experiment, metrics, model, pipeline
 from review_sentiment.config import Settings
 from review_sentiment.ops import bench, champion, tracking
 
@@ -59,6 +59,20 @@ def test_a_full_run_after_a_smoke_run_takes_champion_and_a_smoke_run_never_does(
     assert "replaces the smoke run v1" in champion.history(client, name)[-1].reason
     pipeline.run(settings.smoke(), experiment.SMOKE_RUN)
     assert champion.champion_version(client, name) == "2" and served_run() == full
+
+
+def test_training_on_new_data_keeps_the_champion_and_does_not_fail(
+    settings: Settings,
+) -> None:
+    first = pipeline.run(settings)
+    with settings.data_file.open("a") as handle:  # the user's data changed
+        handle.write("a superb film with one more scene,good\n")
+    second = pipeline.run(settings)  # validated on other rows: registered, not promoted
+    served = json.loads((settings.model_dir / model.REGISTRY_FILE).read_text())["run_id"]
+    assert served == first != second
+    assert not evaluate.trained_on_this_data(settings)
+    with pytest.raises(evaluate.EvaluateError, match="make rollback VERSION=N"):
+        evaluate.evaluate(settings)
 
 
 def test_fine_tuned_model_beats_the_majority_class_and_lora_is_logged(

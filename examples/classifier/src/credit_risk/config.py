@@ -3,6 +3,7 @@
 Each field can be set as ``CREDIT_RISK_<FIELD>`` (for example
 ``CREDIT_RISK_CV_FOLDS=10``) or in a ``.env`` file, so the same code runs on
 a laptop, in CI and in a container without edits. Paths are relative to the project root.
+One exception: the Dask scheduler is read from Dask's own ``DASK_SCHEDULER_ADDRESS``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The one entry point: ``make train`` runs the stages in order; ``make evaluate`` re-scores.
+"""The one entry point: ``make train`` runs the batch stages in order; ``make evaluate`` re-scores.
 
 ``STAGES`` names the stage modules in the order the README tells them; a stage imports
 only earlier ones (``tests/test_layout.py``). Training is one MLflow run: split,

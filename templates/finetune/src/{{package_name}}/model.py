@@ -43,7 +43,10 @@ def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 class TextClassifier(nn.Module):
-    """Encoder + mean pooling + dropout + linear head over ``labels``."""
+    """Encoder + mean pooling + dropout + linear head over ``labels``.
+
+    Dropout 0.1 is what BERT-family encoders (MiniLM included) were pre-trained with and
+    the usual default for their classification heads; it is not tuned here."""
 
     def __init__(self, encoder: nn.Module, labels: list[str], dropout: float = 0.1) -> None:
         super().__init__()

@@ -123,7 +123,8 @@ class Assistant:
         if not candidates:
             return []
         texts = [text[:SCORED_CHARS] for _, _, text in candidates]
-        similarities = self.retriever.encode(texts) @ vector
+        # element-wise, like Retriever.confidence: no BLAS threads to fight torch's
+        similarities = (self.retriever.encode(texts) * vector).sum(axis=1)
         sentences = [
             Sentence(round(float(similarity), 4), rank, position, text)
             for similarity, (rank, position, text) in zip(similarities, candidates, strict=True)
