@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from python_docs_qa import retrieval
 from python_docs_qa.answer import (
     Answer,
     Assistant,
@@ -38,7 +40,7 @@ from python_docs_qa.ops.fusion import choose_weight
 from python_docs_qa.ops.llm import chat_answer
 from python_docs_qa.ops.significance import mcnemar_p
 from python_docs_qa.ops.synthetic import held_out, synthetic_questions
-from python_docs_qa.retrieval import Hit, Retriever, tokenize
+from python_docs_qa.retrieval import Hit, Index, IndexMissingError, Retriever, tokenize
 
 
 @pytest.mark.parametrize("mode", ["bm25", "dense", "hybrid"])
@@ -91,6 +93,22 @@ def test_the_served_weight_is_the_one_evaluation_chose(
     root = settings.path(settings.corpus_dir).parent
     fixed = make_settings(root, dense_weight=0.25)  # the setting wins over the record
     assert Retriever(chosen, fixed, assistant.retriever.encode).dense_weight == 0.25
+
+
+def test_an_index_swapped_in_while_it_loads_is_refused(
+    assistant: Assistant, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = assistant.settings
+    folder = shutil.copytree(settings.path(settings.index_dir), tmp_path / "index")
+    load_vectors = retrieval.np.load
+
+    def swap_then_load(*args: object, **kwargs: object) -> object:  # ingest renames mid-read
+        (folder / "manifest.json").write_text(json.dumps({"version": "new"}))
+        return load_vectors(*args, **kwargs)
+
+    monkeypatch.setattr(retrieval.np, "load", swap_then_load)
+    with pytest.raises(IndexMissingError, match="changed while loading"):
+        Index.load(folder)
 
 
 def test_fusion_keeps_the_best_fused_weight_when_hybrid_is_within_noise() -> None:

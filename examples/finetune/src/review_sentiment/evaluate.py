@@ -70,6 +70,16 @@ def evaluate(settings: Settings) -> dict[str, Any]:
     return report
 
 
+def rows_note(report: dict[str, Any]) -> str:
+    """Whether these test rows are the ones the served model's run was tested on."""
+    if report["same_rows_as_training_run"]:
+        return "the rows its training run logged"
+    return (
+        "not the rows its run logged (other split settings, so some may be texts it trained "
+        "on): compare with care"
+    )
+
+
 def table(report: dict[str, Any]) -> str:
     """The scores now next to those logged at training time, one row per metric."""
     lines = [f"{'metric':<20} {'now':>8} {'logged':>8}"]
@@ -85,10 +95,8 @@ def main() -> None:
         report = evaluate(settings)
     except (EvaluateError, data.DataError) as error:
         sys.exit(f"error: {error}")
-    rows = "the rows its training run logged"
-    if not report["same_rows_as_training_run"]:
-        rows = "not the rows its run logged (other split settings): compare with care"
-    print(f"model v{report['model_version']}, {report['n_test']} test texts, {rows}")
+    version, rows = report["model_version"], rows_note(report)
+    print(f"model v{version}, {report['n_test']} test texts, {rows}")
     print(table(report))
     print(f"wrote {settings.reports_dir / 'metrics.json'}")
 

@@ -37,7 +37,8 @@ def run(settings: Settings, run_name: str = "train") -> str:
     print(registration.message)
     if evaluate.trained_on_this_data(settings):
         served = evaluate.evaluate(settings)
-        print(f"served model v{served['model_version']} on the test split:")
+        rows = evaluate.rows_note(served)
+        print(f"served model v{served['model_version']} on the test split, {rows}:")
         print(evaluate.table(served))
     else:  # the champion was validated on another data file: these test rows are not its
         print("the served model was trained on another data file, so it is not re-scored")

@@ -108,12 +108,16 @@ class Index:
             raise IndexMissingError(
                 f"no index in {folder} ({missing[0]} missing): run `make train`"
             )
+        # The manifest is read first and last: if ingest swapped a new index in meanwhile,
+        # the passages and the vectors may come from two different indexes.
+        manifest_file = folder / "manifest.json"
+        manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
         with (folder / "passages.jsonl").open(encoding="utf-8") as handle:
             passages = [Passage(**json.loads(line)) for line in handle if line.strip()]
         embeddings = np.load(folder / "embeddings.npy", allow_pickle=False)
-        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-        if len(passages) != len(embeddings):
-            raise IndexMissingError(f"index in {folder} is inconsistent: run `make train` again")
+        swapped = json.loads(manifest_file.read_text(encoding="utf-8")) != manifest
+        if swapped or len(passages) != len(embeddings):
+            raise IndexMissingError(f"index in {folder} changed while loading: load it again")
         try:
             evaluation = json.loads((folder / EVALUATION_FILE).read_text(encoding="utf-8"))
         except (OSError, ValueError):
