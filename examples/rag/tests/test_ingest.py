@@ -142,7 +142,7 @@ def test_pdf_pages_become_sections_anchored_by_page(tmp_path: Path) -> None:
 
 
 def test_chunks_overlap_and_stay_under_the_limit() -> None:
-    words = " ".join(f"w{i}." for i in range(250))
+    words = " ".join(f"W{i}." for i in range(250))  # 250 one-word sentences
     passages = chunk_section(Section("a.md", "A", "a", words), chunk_words=100, overlap_words=20)
     assert all(len(p.text.split()) <= 100 for p in passages)
     assert passages[1].text.split()[:20] == passages[0].text.split()[-20:]
@@ -156,6 +156,16 @@ def test_citations_link_to_where_the_corpus_is_published() -> None:
     )
     assert ingest.citation_url(site, "faq.rst", "") == "https://example.org/docs/faq.html"
     assert ingest.citation_url("", "guide/install.md", "proxy") == ""  # unset: no link
+
+
+def test_the_overlap_is_whole_sentences_never_half_of_one() -> None:
+    text = " ".join(f"Sentence {i} has exactly seven words here." for i in range(40))
+    passages = chunk_section(Section("a.md", "A", "a", text), chunk_words=100, overlap_words=20)
+    assert len(passages) > 2
+    for before, after in zip(passages, passages[1:], strict=False):
+        assert after.text.startswith("Sentence ")  # a sentence's start, not its middle
+        overlap = after.text.split()[:14]  # two whole 7-word sentences fit in 20 words
+        assert before.text.split()[-14:] == overlap
 
 
 def test_source_counts_say_what_each_source_was_read_as() -> None:

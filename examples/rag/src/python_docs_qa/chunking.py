@@ -2,8 +2,10 @@
 
 MiniLM reads ``max_seq_length`` tokens and ignores the rest, so a passage is kept near
 ``chunk_words`` words, about what those tokens hold (BM25 still sees every word).
-Paragraphs stay whole where they fit, so a passage reads like the document, and the
-overlap keeps a sentence that straddles a cut findable from both sides.
+Paragraphs stay whole where they fit, so a passage reads like the document. The overlap
+repeats the previous passage's last whole sentences (up to ``overlap_words``), so a
+passage opens with the context before it, and never with half a sentence that an answer
+could quote without its start.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ def chunk_section(section: Section, chunk_words: int, overlap_words: int) -> lis
         if current and len(current) + len(words) > chunk_words:
             chunks.append(current)
             room = max(chunk_words - len(words), 0)  # the overlap never overfills a passage
-            current = current[len(current) - min(overlap_words, room) :]
+            current = _last_sentences(current, min(overlap_words, room))
         current = current + words
     if current and (not chunks or len(current) > overlap_words):
         chunks.append(current)
@@ -70,6 +72,16 @@ def passage_id(source: str, anchor: str, number: int, text: str) -> str:
     it guards nothing; another hash would change every id already in an index)."""
     key = f"{source}#{anchor}#{number}#{text}".encode()
     return hashlib.sha1(key, usedforsecurity=False).hexdigest()[:12]
+
+
+def _last_sentences(words: list[str], limit: int) -> list[str]:
+    """The words of the last whole sentences of ``words`` that fit in ``limit`` words."""
+    kept: list[str] = []
+    for sentence in reversed(_SENTENCE_END.split(" ".join(words))):
+        if len(kept) + len(sentence.split()) > limit:
+            break
+        kept = sentence.split() + kept
+    return kept
 
 
 def _units(text: str, size: int) -> list[str]:

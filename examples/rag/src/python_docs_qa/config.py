@@ -33,8 +33,8 @@ class Settings(BaseSettings):
     reports_dir: Path = Path("reports")
     chunk_words: int = Field(100, ge=20, description="Passage length in words")
     overlap_words: int = Field(
-        20, ge=0, description="Words repeated from the previous passage: a fifth of it, so a "
-        "sentence of up to 20 words cut at a boundary is whole in one of the two passages"
+        20, ge=0, description="At most this many words of the previous passage's last whole "
+        "sentences open the next one: the context before it, never half a sentence"
     )  # fmt: skip
     include_sources: list[str] = Field(
         default_factory=list, description='Index only these globs, e.g. ["faq/*", "a.rst"]'
