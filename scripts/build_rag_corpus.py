@@ -150,7 +150,7 @@ def build(max_passages: int) -> dict[str, int]:
         f"Slice: `corpus/`, {len(used)} pages as they are published (the FAQ, the tutorial, the "
         f"glossary and the {library} library pages the docs link to most). `make ingest` reads "
         f"and chunks them like any corpus: {passages:,} passages at the default "
-        f"{CHUNK_WORDS} words with {OVERLAP_WORDS} words of overlap.\n\n"
+        f"{CHUNK_WORDS} words, overlapping by whole sentences of up to {OVERLAP_WORDS} words.\n\n"
         f"Evaluation set: `eval/questions.jsonl`, {questions} questions, one per FAQ entry, "
         "each reworded by hand the way a user would ask it (none repeats its FAQ heading, "
         "which is indexed), with the source and anchor of its answer. Add your own lines in "

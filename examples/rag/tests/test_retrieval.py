@@ -22,6 +22,7 @@ from python_docs_qa.answer import (
     Assistant,
     Citation,
     LLMError,
+    build_assistant,
     cited_numbers,
     split_sentences,
 )
@@ -93,6 +94,14 @@ def test_the_served_weight_is_the_one_evaluation_chose(
     root = settings.path(settings.corpus_dir).parent
     fixed = make_settings(root, dense_weight=0.25)  # the setting wins over the record
     assert Retriever(chosen, fixed, assistant.retriever.encode).dense_weight == 0.25
+
+
+def test_an_index_built_with_another_model_is_refused(
+    assistant: Assistant, make_settings: Callable[..., Settings]
+) -> None:
+    root = assistant.settings.path(assistant.settings.corpus_dir).parent
+    with pytest.raises(IndexMissingError, match="run `make train`"):
+        build_assistant(make_settings(root, embedding_model="another-model"))
 
 
 def test_an_index_swapped_in_while_it_loads_is_refused(

@@ -183,6 +183,12 @@ def build_assistant(settings: Settings) -> Assistant:
     has run the model keeps megabytes of freed buffers (docs/DESIGN.md, "How fast").
     """
     index = Index.load(settings.path(settings.index_dir))
+    built_with = index.manifest.get("embedding_model")
+    if built_with != settings.embedding_model:  # its vectors mean nothing to another model
+        raise IndexMissingError(
+            f"the index was built with {built_with!r}, not {settings.embedding_model!r}: "
+            "run `make train`"
+        )
     model = load_model(settings)
     calls = max(1, (os.cpu_count() or 1) // torch.get_num_threads())
     pool = ThreadPoolExecutor(max_workers=calls, thread_name_prefix="model")
