@@ -28,7 +28,6 @@ from .config import Settings
 from .documents import DOCUMENT_SUFFIXES
 from .ops.cache import embed_passages, model_fingerprint
 from .ops.subset import subset
-from .retrieval import INDEX_FILES
 
 _FORMATS = {".md": "Markdown", ".markdown": "Markdown", ".rst": "reST", ".txt": "text",
             ".html": "HTML", ".htm": "HTML", ".pdf": "PDF"}  # fmt: skip
@@ -194,12 +193,11 @@ def _write_index(
     index_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".index-", dir=index_dir.parent))
     try:
-        passages_file, embeddings_file, manifest_file = INDEX_FILES
-        with (staging / passages_file).open("w", encoding="utf-8") as handle:
+        with (staging / "passages.jsonl").open("w", encoding="utf-8") as handle:
             for passage in passages:
                 handle.write(json.dumps(passage.to_dict(), ensure_ascii=False) + "\n")
-        np.save(staging / embeddings_file, embeddings, allow_pickle=False)
-        (staging / manifest_file).write_text(json.dumps(manifest, indent=2) + "\n")
+        np.save(staging / "embeddings.npy", embeddings, allow_pickle=False)
+        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
         old = index_dir.with_name(f".{index_dir.name}-old")
         if old.exists():
             shutil.rmtree(old)

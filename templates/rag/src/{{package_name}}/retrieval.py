@@ -115,9 +115,10 @@ class Index:
         with (folder / "passages.jsonl").open(encoding="utf-8") as handle:
             passages = [Passage(**json.loads(line)) for line in handle if line.strip()]
         embeddings = np.load(folder / "embeddings.npy", allow_pickle=False)
-        swapped = json.loads(manifest_file.read_text(encoding="utf-8")) != manifest
-        if swapped or len(passages) != len(embeddings):
+        if json.loads(manifest_file.read_text(encoding="utf-8")) != manifest:
             raise IndexMissingError(f"index in {folder} changed while loading: load it again")
+        if len(passages) != len(embeddings):
+            raise IndexMissingError(f"index in {folder} is inconsistent: run `make train` again")
         try:
             evaluation = json.loads((folder / EVALUATION_FILE).read_text(encoding="utf-8"))
         except (OSError, ValueError):
