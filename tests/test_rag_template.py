@@ -60,8 +60,8 @@ PROSE = {
     "Action": (
         "I chose hybrid retrieval instead of keyword search alone: BM25 finds exact names "
         "like a function or an error message, the MiniLM embeddings find answers phrased in "
-        "other words, and reciprocal-rank fusion combines the two rankings without "
-        "calibrating their scores against each other. The tradeoff is cost: every passage "
+        "other words, and a weighted sum of their two scores combines them, with the weight "
+        "fitted on held-out questions for each corpus. The tradeoff is cost: every passage "
         "has to be embedded once at ingest, the question has to be embedded at query time, "
         "and the index holds a vector per passage in memory. I chose retrieval with "
         "citations over fine-tuning a model on the documents, because retrieval can be "

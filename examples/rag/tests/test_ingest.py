@@ -106,6 +106,21 @@ def test_html_without_headings_is_titled_by_its_title_tag(tmp_path: Path) -> Non
     assert [s.title for s in sections] == ["Billing FAQ"]
 
 
+def test_html_is_titled_by_its_title_tag_not_its_first_heading(tmp_path: Path) -> None:
+    """A page's first heading is often a chapter number ("1. Overview"): the page's name
+    is in its ``<title>``, and every passage of the page carries it."""
+    path = tmp_path / "foreignkeys.html"
+    path.write_text(
+        "<title>SQLite Foreign Key Support</title><h1>1. Overview</h1><p>Off by default.</p>"
+        "<h2>2. Enabling</h2><p>Run PRAGMA foreign_keys = ON.</p>"
+    )
+    sections = documents.read_file(path, "foreignkeys.html")
+    assert [s.title for s in sections] == [
+        "SQLite Foreign Key Support › 1. Overview",
+        "SQLite Foreign Key Support › 2. Enabling",
+    ]
+
+
 def _pdf(pages: list[str]) -> bytes:
     """A minimal PDF with one line of Helvetica text per page (byte offsets computed)."""
     kids = " ".join(f"{4 + 2 * i} 0 R" for i in range(len(pages)))

@@ -18,13 +18,13 @@ def _facts(bm25: float, dense: float, hybrid: float, p: float = 0.01) -> RunFact
 
 def test_resume_line_claims_the_lead_over_bm25_when_hybrid_has_it() -> None:
     line = resume_bullets(_facts(0.71, 0.61, 0.74), {})[0]
-    assert "hybrid (RRF) recall@5 0.740 vs 0.710 BM25-only on 100 test questions" in line
+    assert "hybrid (BM25 + dense) recall@5 0.740 vs 0.710 BM25-only on 100 test questions" in line
     assert "(McNemar p = 0.01)" in line
 
 
 def test_resume_line_claims_no_lead_the_paired_test_does_not_back() -> None:
     line = resume_bullets(_facts(0.71, 0.61, 0.74, p=0.3), {})[0]
-    assert "hybrid (RRF) leading recall@5 at 0.740" in line
+    assert "hybrid (BM25 + dense) leading recall@5 at 0.740" in line
     assert "vs" not in line
 
 
@@ -38,7 +38,7 @@ def test_every_question_is_answered_with_this_runs_number() -> None:
     facts = _facts(0.71, 0.61, 0.74)
     facts.metrics.update(
         n_dev_questions=70, n_sources=9, n_sources_Markdown=8, n_sources_PDF=1,
-        dense_weight=0.75, test_recall_at_5=0.74,
+        dense_weight=0.8, test_recall_at_5=0.74,
         test_answer_cites_gold=0.62, test_refusal_rate=0.06, unanswerable_refusal_rate=0.85,
         dev_answered_correctly_at_threshold=0.6, injection_extractive_quoted=1.0,
         injection_prompt_fenced=1.0,

@@ -60,17 +60,9 @@ class Settings(BaseSettings):
     # retrieval: fixed values, except the fusion weight, chosen on the dev split
     retriever: Mode = "hybrid"
     top_k: int = Field(5, ge=1, le=20)  # the most /ask accepts for k
-    candidates: int = Field(
-        50, ge=1, description="Hits each retriever hands the fusion: a passage one ranks low "
-        "can still be lifted by the other; 50 is 10 times top_k and costs under a millisecond"
-    )  # fmt: skip
-    rrf_k: int = Field(
-        60, ge=1, description="Rank-fusion constant, 1/(rrf_k + rank): the standard value "
-        "(Cormack et al., 2009), not tuned here"
-    )  # fmt: skip
     dense_weight: float | None = Field(
-        None, ge=0, le=1, description="Weight w of the dense ranking in fusion (BM25 gets "
-        "1 - w). Unset: the weight `make train` chose on the dev split for the served index"
+        None, ge=0, le=1, description="Weight w of the cosine in hybrid's score, (1 - w) * "
+        "bm25 / best_bm25 + w * cosine. Unset: the weight `make train` chose on the dev split"
     )  # fmt: skip
     min_confidence: float = Field(
         0.35, ge=-1, le=1, description="Refuse when the best passage's cosine similarity to "

@@ -216,13 +216,15 @@ class _Page(HTMLParser):
 
 
 def _html_sections(text: str, source: str, title: str) -> Iterator[Section]:
-    """Sections of the page's main content, titled by its first heading or ``<title>``."""
+    """Sections of the page's main content, titled by the page's ``<title>`` (without a
+    site name after `` | `` or `` - ``), else by its first heading."""
     page = _Page()
     page.feed(text)
     page.close()
     items = [item for item in page.items if item[3]] or page.items  # menus sit outside <main>
     headings = [heading for heading, *_ in items if heading]
-    doc_title = headings[0] if headings else re.split(r"\s+[-|–—]\s+", page.title.strip())[0]
+    page_title = re.split(r"\s+[-|–—]\s+", " ".join(page.title.split()))[0]
+    doc_title = page_title or (headings[0] if headings else "")
     parts: list[tuple[str, str, list[str]]] = [("", "", [])]  # heading, anchor, texts
     for heading, data, anchor, _ in items:
         if heading is None:

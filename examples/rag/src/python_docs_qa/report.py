@@ -25,7 +25,7 @@ from .ops.readme_blocks import SUMMARY_FILE, ReadmeBlockError, markdown_table, p
 from .retrieval import EVALUATION_FILE
 
 REPRODUCE = "make install train report"
-NAMES = {"bm25": "BM25", "dense": "dense (MiniLM)", "hybrid": "hybrid (RRF)"}
+NAMES = {"bm25": "BM25", "dense": "dense (MiniLM)", "hybrid": "hybrid (BM25 + dense)"}
 
 
 class ReportError(RuntimeError):

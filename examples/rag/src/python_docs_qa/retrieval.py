@@ -4,11 +4,11 @@ An index is the three ``INDEX_FILES`` that ``ingest.py`` writes and ``Index.load
 Dense search compares vectors made by ``encode``, the one function that embeds both the
 passages (at ingest) and the questions, so both land in one vector space. BM25 finds
 passages that share the question's words; the dense model finds passages that mean the
-same in other words (FAQ answers rarely repeat their question). Hybrid fuses the two
-rankings with weighted reciprocal-rank fusion,
-``(1 - w) / (rrf_k + rank_bm25) + w / (rrf_k + rank_dense)``: ranks, so two very
-different scores need no calibration. ``w`` is chosen on the dev questions by
-``make train`` and read from beside the index; 0.5 is plain RRF, 0 BM25 alone, 1 dense.
+same in other words (FAQ answers rarely repeat their question). Hybrid adds the two
+scores, ``(1 - w) * bm25 / best_bm25 + w * cosine``: BM25 divided by the question's
+best BM25 score runs from 0 to 1, as a cosine similarity does in practice, so one
+weight can mix them. ``w`` is chosen on the dev questions by ``make train`` and read
+from beside the index; 0 ranks as BM25 alone, 1 as dense alone.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import torch
 
 from .chunking import Passage
 from .config import Mode, Settings
+from .ops.fusion import UNFITTED
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -148,10 +149,11 @@ class Retriever:
         self.index = index
         self.settings = settings
         self.encode = encode  # texts -> unit vectors (the model the index was built with)
-        if dense_weight is None:  # the setting, else the weight `make train` chose, else RRF
+        if dense_weight is None:  # the setting, else the weight `make train` chose
             dense_weight = settings.dense_weight
         if dense_weight is None:
-            dense_weight = float(index.evaluation.get("fusion", {}).get("dense_weight", 0.5))
+            fusion = index.evaluation.get("fusion", {})
+            dense_weight = float(fusion.get("dense_weight", UNFITTED))
         self.dense_weight = dense_weight
         # Scored with torch, not numpy: numpy's BLAS threads and torch's OpenMP threads spin
         # against each other on a small CPU (numbers: docs/DESIGN.md, "How fast is an answer").
@@ -191,21 +193,14 @@ class Retriever:
         return np.asarray(self.index.bm25.get_scores(tokens), dtype=np.float32)
 
     def hybrid(self, question: str, k: int, vector: np.ndarray) -> list[Hit]:
-        """Weighted reciprocal-rank fusion of the BM25 and dense candidate lists; a list
-        with weight 0 is left out, so ``w = 0`` ranks exactly as BM25, ``w = 1`` as dense."""
-        n, w = self.settings.candidates, self.dense_weight
-        fused: dict[int, float] = {}
-        rankings = (
-            (self._top(self.bm25_scores(question), n, positive_only=True), 1 - w),
-            (self._top(self.dense_scores(vector), n), w),
-        )
-        for hits, weight in rankings:
-            if weight == 0:
-                continue
-            for rank, hit in enumerate(hits, start=1):
-                fused[hit.index] = fused.get(hit.index, 0.0) + weight / (self.settings.rrf_k + rank)
-        best = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]
-        return [Hit(self.index.passages[i], score, i) for i, score in best]
+        """The convex combination of both scores (Bruch et al., "An Analysis of Fusion
+        Functions for Hybrid Retrieval", 2023): ``w = 0`` ranks exactly as BM25 and
+        ``w = 1`` exactly as dense."""
+        bm25, w = self.bm25_scores(question), self.dense_weight
+        best = bm25.max(initial=0.0)
+        scaled = bm25 / best if best > 0 else bm25
+        scores = (1 - w) * scaled + w * self.dense_scores(vector)
+        return self._top(scores, k, positive_only=w == 0)  # w = 0: BM25's own cut
 
     def confidence(self, question_vector: np.ndarray, hits: list[Hit]) -> float:
         """Cosine similarity of the question to the best retrieved passage."""

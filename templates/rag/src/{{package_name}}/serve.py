@@ -56,7 +56,6 @@ class Metadata(BaseModel):
     embedding_model: str
     retriever: str
     dense_weight: float = Field(description="Hybrid's fusion weight: 0 is BM25, 1 is dense")
-    rrf_k: int
     min_confidence: float
     answer_backend: str
 
@@ -121,7 +120,6 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
             embedding_model=index.manifest["embedding_model"],
             retriever=settings.retriever,
             dense_weight=assistant.retriever.dense_weight,
-            rrf_k=settings.rrf_k,
             min_confidence=settings.min_confidence,
             answer_backend=settings.answer_backend,
         )

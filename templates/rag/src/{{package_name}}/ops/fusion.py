@@ -1,17 +1,21 @@
-"""How much should hybrid trust the dense ranking? One weight, chosen on dev questions.
+"""How much should hybrid trust the dense score? One weight, chosen on dev questions.
 
-Hybrid fusion (``retrieval.py``) scores ``(1 - w) / (rrf_k + rank_bm25) + w /
-(rrf_k + rank_dense)``. ``choose_weight`` gets, for each weight tried, every dev
-question's reciprocal rank (1/rank of its first gold passage, 0 past rank 10) and keeps
-the fused weight (0.25, 0.5 or 0.75) with the best mean, MRR@10. Ties go to the one
-nearer 0.5, plain RRF. Then one guard: if the better single retriever (w = 0 is BM25
-alone, w = 1 dense alone) beats that weight by more than noise, hybrid serves that
-retriever's ranking and the reason says so. Noise is ``NOISE_SE`` standard errors of the
+Hybrid (``retrieval.py``) scores ``(1 - w) * bm25 / best_bm25 + w * cosine``.
+``choose_weight`` gets, for each weight tried, every dev question's reciprocal rank
+(1/rank of its first gold passage, 0 past rank 10) and keeps the fused weight (0.6, 0.7,
+0.8 or 0.9) with the best mean, MRR@10. Ties go to the one nearer 0.8, the weight served
+before any fit. Then one guard: if the better single retriever (w = 0 is BM25 alone,
+w = 1 dense alone) beats that weight by more than noise, hybrid serves that retriever's
+ranking and the reason says so. Noise is ``NOISE_SE`` standard errors of the
 per-question difference, a paired measure: both rankings answer the same questions.
 
+Why these weights: between a question's first and tenth passage, BM25 divided by its
+best score falls by about 0.35 to 0.45, the cosine by about 0.12 to 0.20 (medians on the
+three corpora of docs/DESIGN.md, "Hybrid retrieval"), so at w = 0.5 BM25 would decide
+nearly alone. The weights that scored best there were 0.7 to 0.9.
 MRR@10 rather than recall@5 because it uses every rank of the top 10, so on a few dozen
 dev questions it moves less by chance, and the answer is built from the top passages.
-Five weights, not a search: a coarse grid chosen on few questions overfits less.
+Six weights, not a search: a coarse grid chosen on few questions overfits less.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ import math
 import statistics
 from dataclasses import dataclass
 
-FUSED_WEIGHTS = (0.25, 0.5, 0.75)
+FUSED_WEIGHTS = (0.6, 0.7, 0.8, 0.9)
+UNFITTED = 0.8  # the weight served before `make train` fits one (retrieval.py)
 SINGLE = {0.0: "BM25", 1.0: "dense"}  # the two ends: one retriever's ranking alone
 NOISE_SE = 2.0  # about a 95% band: a smaller gap could be chance
 
@@ -39,13 +44,13 @@ def choose_weight(reciprocal: dict[float, list[float]], fixed: float | None = No
     (keys: 0, the fused weights, 1). ``fixed`` (the ``dense_weight`` setting) wins."""
     n = len(reciprocal[0.0])
     if n == 0:
-        weight = 0.5 if fixed is None else fixed
+        weight = UNFITTED if fixed is None else fixed
         return Fusion(weight, {}, f"w={weight:g}, not fitted: no dev questions")
     mrr = {weight: statistics.fmean(values) for weight, values in reciprocal.items()}
     scores = ", ".join(f"w={weight:g} {value:.3f}" for weight, value in mrr.items())
     if fixed is not None:
         return Fusion(fixed, mrr, f"w={fixed:g}, set in the settings (dev MRR@10: {scores})")
-    fused = max(FUSED_WEIGHTS, key=lambda weight: (mrr[weight], -abs(weight - 0.5)))
+    fused = max(FUSED_WEIGHTS, key=lambda weight: (mrr[weight], -abs(weight - UNFITTED)))
     single = max(SINGLE, key=lambda weight: (mrr[weight], weight))  # a tie goes to dense
     gaps = [a - b for a, b in zip(reciprocal[fused], reciprocal[single], strict=True)]
     noise = NOISE_SE * statistics.stdev(gaps) / math.sqrt(n) if n > 1 else math.inf
