@@ -67,6 +67,19 @@ def test_rst_sphinx_markup_docutils_does_not_know_is_kept_as_text(
     assert capsys.readouterr() == ("", "")  # docutils' reporter stays quiet
 
 
+def test_markdown_drops_embedded_html_tags_but_not_code(tmp_path: Path) -> None:
+    path = tmp_path / "server.md"
+    path.write_text(
+        '# Server\n\n## <a id="close"></a> Closing\n\n<a id="x"></a> `close()` returns a '
+        'Promise<void>.<br>It waits for requests.\n\n```html\n<div id="app"></div>\n```\n'
+    )
+    (section,) = documents.read_file(path, "server.md")
+    assert section.title == "Server › Closing"
+    words = " ".join(section.text.split())
+    assert words.startswith("`close()` returns a Promise<void>. It waits for requests.")
+    assert '<div id="app"></div>' in section.text  # code is kept as written
+
+
 def test_html_drops_scripts(tmp_path: Path) -> None:
     path = tmp_path / "page.html"
     path.write_text(

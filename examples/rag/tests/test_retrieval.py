@@ -133,6 +133,8 @@ def test_fusion_breaks_a_tie_towards_the_unfitted_weight() -> None:
     same = [1.0, 0.5, 0.0]
     reciprocal = {0.0: [0.0] * 3, 0.6: same, 0.7: same, 0.8: same, 0.9: same, 1.0: [0.0] * 3}
     assert choose_weight(reciprocal).dense_weight == 0.8
+    reciprocal[0.8] = [0.0] * 3  # 0.7 and 0.9 are as near 0.8: the larger wins
+    assert choose_weight(reciprocal).dense_weight == 0.9
 
 
 def test_fusion_serves_the_single_retriever_that_beats_hybrid_by_more_than_noise() -> None:

@@ -63,6 +63,18 @@ def _section(source: str, doc_title: str, heading: str, anchor: str, text: str) 
 
 # Markdown: split at headings; the first `# heading` names the document ----------------
 _MARKDOWN_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+# HTML that docs embed in Markdown (`<a id="x"></a>` anchors, `<br>`, `<details>`): the
+# tag goes, its text stays. Named tags only, so `Promise<Reply>` in prose is kept.
+_HTML_TAG = re.compile(
+    r"</?(?:a|br|img|p|div|span|details|summary|sup|sub|kbd|b|i|em|strong|hr|center|"
+    r"picture|source|table|thead|tbody|tr|td|th|ul|ol|li|h[1-6])\b[^<>]*>",
+    flags=re.IGNORECASE,
+)
+
+
+def _markdown_text(line: str) -> str:
+    """A line of prose: links as their text, embedded HTML tags as a space."""
+    return _HTML_TAG.sub(" ", _MARKDOWN_LINK.sub(r"\1", line))
 
 
 def _markdown_sections(text: str, source: str, title: str) -> Iterator[Section]:
@@ -71,10 +83,10 @@ def _markdown_sections(text: str, source: str, title: str) -> Iterator[Section]:
         fenced ^= line.lstrip().startswith(("```", "~~~"))
         match = None if fenced else re.match(r"^(#{1,6})\s+(.+?)\s*#*\s*$", line)
         if match is None:
-            body.append(_MARKDOWN_LINK.sub(r"\1", line))  # links: their text
+            body.append(line if fenced else _markdown_text(line))  # code stays as written
             continue
         yield from _section(source, doc_title, heading, slugify(heading), "\n".join(body))
-        heading, body = _MARKDOWN_LINK.sub(r"\1", match.group(2)).replace("`", ""), []
+        heading, body = _markdown_text(match.group(2)).replace("`", "").strip(), []
         if len(match.group(1)) == 1 and doc_title == title:
             doc_title, heading = heading, ""
     yield from _section(source, doc_title, heading, slugify(heading), "\n".join(body))

@@ -207,7 +207,7 @@ def write_metrics(settings: Settings, evaluation: Evaluation, run_id: str | None
 
 def table(metrics: dict[str, float]) -> str:
     """The comparison as a Markdown table (also what ``make report`` puts in the README)."""
-    names = {"hybrid": f"hybrid (w={metrics.get('dense_weight', 0.5):g})"}
+    names = {"hybrid": f"hybrid (w={metrics['dense_weight']:g})"}
     lines = ["| retriever | recall@1 | recall@5 | recall@10 | MRR@10 |", "|---|---|---|---|---|"]
     for mode in MODES:
         cells = " | ".join(f"{metrics[f'test_{m}_{mode}']:.3f}" for m in METRICS)

@@ -4,15 +4,16 @@ Hybrid (``retrieval.py``) scores ``(1 - w) * bm25 / best_bm25 + w * cosine``.
 ``choose_weight`` gets, for each weight tried, every dev question's reciprocal rank
 (1/rank of its first gold passage, 0 past rank 10) and keeps the fused weight (0.6, 0.7,
 0.8 or 0.9) with the best mean, MRR@10. Ties go to the one nearer 0.8, the weight served
-before any fit. Then one guard: if the better single retriever (w = 0 is BM25 alone,
-w = 1 dense alone) beats that weight by more than noise, hybrid serves that retriever's
-ranking and the reason says so. Noise is ``NOISE_SE`` standard errors of the
-per-question difference, a paired measure: both rankings answer the same questions.
+before any fit, then to the larger. Then one guard: if the better single retriever
+(w = 0 is BM25 alone, w = 1 dense alone) beats that weight by more than noise, hybrid
+serves that retriever's ranking and the reason says so. Noise is ``NOISE_SE`` standard
+errors of the per-question difference, a paired measure: both rankings answer the same
+questions.
 
 Why these weights: between a question's first and tenth passage, BM25 divided by its
-best score falls by about 0.35 to 0.45, the cosine by about 0.12 to 0.20 (medians on the
-three corpora of docs/DESIGN.md, "Hybrid retrieval"), so at w = 0.5 BM25 would decide
-nearly alone. The weights that scored best there were 0.7 to 0.9.
+best score falls by a median 0.34 to 0.44, the cosine by 0.12 to 0.20 (three corpora,
+docs/DESIGN.md, "Hybrid retrieval"), so at w = 0.5 BM25's spread would outweigh the
+cosine's by about 2.5 to 1. The weights chosen there were 0.6 to 0.9.
 MRR@10 rather than recall@5 because it uses every rank of the top 10, so on a few dozen
 dev questions it moves less by chance, and the answer is built from the top passages.
 Six weights, not a search: a coarse grid chosen on few questions overfits less.
@@ -50,7 +51,7 @@ def choose_weight(reciprocal: dict[float, list[float]], fixed: float | None = No
     scores = ", ".join(f"w={weight:g} {value:.3f}" for weight, value in mrr.items())
     if fixed is not None:
         return Fusion(fixed, mrr, f"w={fixed:g}, set in the settings (dev MRR@10: {scores})")
-    fused = max(FUSED_WEIGHTS, key=lambda weight: (mrr[weight], -abs(weight - UNFITTED)))
+    fused = max(FUSED_WEIGHTS, key=lambda w: (mrr[w], -round(abs(w - UNFITTED), 6), w))
     single = max(SINGLE, key=lambda weight: (mrr[weight], weight))  # a tie goes to dense
     gaps = [a - b for a, b in zip(reciprocal[fused], reciprocal[single], strict=True)]
     noise = NOISE_SE * statistics.stdev(gaps) / math.sqrt(n) if n > 1 else math.inf
