@@ -67,6 +67,19 @@ def test_rst_sphinx_markup_docutils_does_not_know_is_kept_as_text(
     assert capsys.readouterr() == ("", "")  # docutils' reporter stays quiet
 
 
+def test_markdown_front_matter_is_metadata_and_names_the_document(tmp_path: Path) -> None:
+    path = tmp_path / "install.md"
+    path.write_text(
+        '---\ntitle: "Installing the CLI"\nsidebar_position: 2\n---\n\n'
+        "Run the installer.\n\n## On Windows\n\nUse the MSI package.\n"
+    )
+    sections = documents.read_file(path, "install.md")
+    assert [(s.title, s.text) for s in sections] == [
+        ("Installing the CLI", "Run the installer."),
+        ("Installing the CLI › On Windows", "Use the MSI package."),
+    ]
+
+
 def test_markdown_drops_embedded_html_tags_but_not_code(tmp_path: Path) -> None:
     path = tmp_path / "server.md"
     path.write_text(

@@ -2,7 +2,8 @@
 
 Each format goes through a parser made for it: reST through docutils (as Sphinx reads it),
 HTML through the standard library's ``HTMLParser``, PDF through pypdf; Markdown needs only
-its ``#`` headings, so a regex does. Which files are read at all is ``ingest.py``'s job.
+its ``#`` headings and its front matter, so regexes do. Which files are read at all is
+``ingest.py``'s job.
 """
 
 from __future__ import annotations
@@ -77,7 +78,18 @@ def _markdown_text(line: str) -> str:
     return _HTML_TAG.sub(" ", _MARKDOWN_LINK.sub(r"\1", line))
 
 
+# Front matter (Jekyll, Hugo, Docusaurus, MkDocs): a `---` (YAML) or `+++` (TOML) block
+# that opens the file. It is metadata, not text; its `title` names the document.
+_FRONT_MATTER = re.compile(r"\A(---|\+\+\+)[ \t]*\n(.*?)\n\1[ \t]*(\n|\Z)", re.DOTALL)
+_FRONT_TITLE = re.compile(r"^title\s*[:=]\s*(.+?)\s*$", re.MULTILINE)
+
+
 def _markdown_sections(text: str, source: str, title: str) -> Iterator[Section]:
+    front = _FRONT_MATTER.match(text)
+    if front:
+        text = text[front.end() :]
+        named = _FRONT_TITLE.search(front.group(2))
+        title = named.group(1).strip("'\"") if named else title
     doc_title, heading, body, fenced = title, "", [], False
     for line in text.splitlines():
         fenced ^= line.lstrip().startswith(("```", "~~~"))
