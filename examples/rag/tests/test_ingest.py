@@ -80,6 +80,20 @@ def test_markdown_front_matter_is_metadata_and_names_the_document(tmp_path: Path
     ]
 
 
+def test_markdown_underlined_headings_split_like_hash_headings(tmp_path: Path) -> None:
+    path = tmp_path / "guide.md"
+    path.write_text(
+        "User guide\n==========\n\nStart here.\n\nInstalling\n----------\n\n"
+        "Run pip.\n\n---\n\n- a list item\n---\n"
+    )
+    sections = documents.read_file(path, "guide.md")
+    assert [(s.title, s.anchor) for s in sections] == [
+        ("User guide", ""),
+        ("User guide › Installing", "installing"),
+    ]
+    assert "- a list item" in sections[1].text  # a rule under a list item stays a rule
+
+
 def test_markdown_drops_embedded_html_tags_but_not_code(tmp_path: Path) -> None:
     path = tmp_path / "server.md"
     path.write_text(

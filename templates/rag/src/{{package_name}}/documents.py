@@ -84,6 +84,26 @@ _FRONT_MATTER = re.compile(r"\A(---|\+\+\+)[ \t]*\n(.*?)\n\1[ \t]*(\n|\Z)", re.D
 _FRONT_TITLE = re.compile(r"^title\s*[:=]\s*(.+?)\s*$", re.MULTILINE)
 
 
+_UNDERLINE = re.compile(r"^(=+|-+)[ \t]*$")
+
+
+def _underlined_as_hashes(lines: list[str]) -> list[str]:
+    """A text line over a line of ``===`` (``---``) is a level-1 (level-2) heading, as
+    ``#`` (``##``) writes it; after a blank line, a list item or a heading, ``---`` is a
+    rule, not an underline."""
+    out: list[str] = []
+    fenced = False
+    for line in lines:
+        fenced ^= line.lstrip().startswith(("```", "~~~"))
+        under = None if fenced else _UNDERLINE.match(line)
+        above = out[-1].strip() if out else ""
+        if under and above and not re.match(r"([#>|]|[-*+] |\d+[.)] )", above):
+            out[-1] = ("#" if under.group(1)[0] == "=" else "##") + " " + above
+            continue
+        out.append(line)
+    return out
+
+
 def _markdown_sections(text: str, source: str, title: str) -> Iterator[Section]:
     front = _FRONT_MATTER.match(text)
     if front:
@@ -91,7 +111,7 @@ def _markdown_sections(text: str, source: str, title: str) -> Iterator[Section]:
         named = _FRONT_TITLE.search(front.group(2))
         title = named.group(1).strip("'\"") if named else title
     doc_title, heading, body, fenced = title, "", [], False
-    for line in text.splitlines():
+    for line in _underlined_as_hashes(text.splitlines()):
         fenced ^= line.lstrip().startswith(("```", "~~~"))
         match = None if fenced else re.match(r"^(#{1,6})\s+(.+?)\s*#*\s*$", line)
         if match is None:
