@@ -85,6 +85,7 @@ _FRONT_TITLE = re.compile(r"^title\s*[:=]\s*(.+?)\s*$", re.MULTILINE)
 
 
 _UNDERLINE = re.compile(r"^(=+|-+)[ \t]*$")
+_NOT_A_TITLE = re.compile(r"[#>|]|[-*+] |\d+[.)] ")  # a heading, quote, table row, list item
 
 
 def _underlined_as_hashes(lines: list[str]) -> list[str]:
@@ -97,7 +98,7 @@ def _underlined_as_hashes(lines: list[str]) -> list[str]:
         fenced ^= line.lstrip().startswith(("```", "~~~"))
         under = None if fenced else _UNDERLINE.match(line)
         above = out[-1].strip() if out else ""
-        if under and above and not re.match(r"([#>|]|[-*+] |\d+[.)] )", above):
+        if under and above and not _NOT_A_TITLE.match(above):
             out[-1] = ("#" if under.group(1)[0] == "=" else "##") + " " + above
             continue
         out.append(line)
