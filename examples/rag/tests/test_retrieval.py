@@ -86,7 +86,7 @@ def test_the_served_weight_is_the_one_evaluation_chose(
     assistant: Assistant, make_settings: Callable[..., Settings]
 ) -> None:
     index = assistant.retriever.index
-    assert assistant.retriever.dense_weight == 0.8  # not evaluated yet: the grid's middle
+    assert assistant.retriever.dense_weight == 0.8  # not evaluated yet: fusion.UNFITTED
     chosen = dataclasses.replace(index, evaluation={"fusion": {"dense_weight": 0.7}})
     settings = assistant.settings
     assert Retriever(chosen, settings, assistant.retriever.encode).dense_weight == 0.7

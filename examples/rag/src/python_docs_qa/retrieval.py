@@ -6,9 +6,10 @@ passages (at ingest) and the questions, so both land in one vector space. BM25 f
 passages that share the question's words; the dense model finds passages that mean the
 same in other words (FAQ answers rarely repeat their question). Hybrid adds the two
 scores, ``(1 - w) * bm25 / best_bm25 + w * cosine``: BM25 divided by the question's
-best BM25 score runs from 0 to 1, as a cosine similarity does in practice, so one
-weight can mix them. ``w`` is chosen on the dev questions by ``make train`` and read
-from beside the index; 0 ranks as BM25 alone, 1 as dense alone.
+best BM25 score runs from 0 to 1, so it has a top like the cosine's and one weight
+mixes them (why w sits above 0.5: ``ops/fusion.py``). ``w`` is chosen on the dev
+questions by ``make train`` and read from beside the index; 0 ranks as BM25 alone, 1 as
+dense alone.
 """
 
 from __future__ import annotations

@@ -62,7 +62,7 @@ def _section(source: str, doc_title: str, heading: str, anchor: str, text: str) 
     return [Section(source, title, anchor, text)] if text else []
 
 
-# Markdown: split at headings; the first `# heading` names the document ----------------
+# Markdown: split at headings; the first `# heading` (else front matter) names the document
 _MARKDOWN_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 # HTML that docs embed in Markdown (`<a id="x"></a>` anchors, `<br>`, `<details>`): the
 # tag goes, its text stays. Named tags only, so `Promise<Reply>` in prose is kept.
@@ -82,8 +82,7 @@ def _markdown_text(line: str) -> str:
 # that opens the file. It is metadata, not text; its `title` names the document.
 _FRONT_MATTER = re.compile(r"\A(---|\+\+\+)[ \t]*\n(.*?)\n\1[ \t]*(\n|\Z)", re.DOTALL)
 _FRONT_TITLE = re.compile(r"^title\s*[:=]\s*(.+?)\s*$", re.MULTILINE)
-
-
+# Underlined headings ("Title" over "=====" or "-----"): rewritten as `#` headings first.
 _UNDERLINE = re.compile(r"^(=+|-+)[ \t]*$")
 _NOT_A_TITLE = re.compile(r"[#>|]|[-*+] |\d+[.)] ")  # a heading, quote, table row, list item
 
