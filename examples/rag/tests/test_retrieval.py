@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
+from sentence_transformers import SentenceTransformer
 
 from python_docs_qa import retrieval
 from python_docs_qa.answer import (
@@ -80,6 +81,42 @@ def test_the_ends_of_the_fusion_weight_are_the_single_retrievers(
     retriever = assistant.retriever
     assert order(retriever.with_dense_weight(0), "hybrid") == order(retriever, "bm25")
     assert order(retriever.with_dense_weight(1), "hybrid") == order(retriever, "dense")
+
+
+def test_results_list_each_documents_best_passages_before_its_others(
+    assistant: Assistant, make_settings: Callable[..., Settings]
+) -> None:
+    root = assistant.settings.path(assistant.settings.corpus_dir).parent
+    one_each = make_settings(root, passages_per_source=1)
+    retriever = Retriever(assistant.retriever.index, one_each, assistant.retriever.encode)
+    everything = len(retriever.index.passages)
+    hits = retriever.search("copy or delete files with shutil", everything, "dense")
+    sources = [hit.passage.source for hit in hits]
+    documents = len(set(sources))
+    assert len(set(sources[:documents])) == documents  # every document once, then again
+    assert len(hits) == everything  # a document's further passages come later, not never
+
+
+def test_torch_runs_only_on_the_model_threads(
+    assistant: Assistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Once two threads had called torch, every call took twice as long (docs/DESIGN.md).
+    callers: list[str] = []
+
+    def recorded(function: Callable[..., object]) -> Callable[..., object]:
+        def call(*args: object, **kwargs: object) -> object:
+            callers.append(threading.current_thread().name)
+            return function(*args, **kwargs)
+
+        return call
+
+    monkeypatch.setattr(SentenceTransformer, "encode", recorded(SentenceTransformer.encode))
+    monkeypatch.setattr(Retriever, "_cosines", recorded(Retriever._cosines))
+    request = threading.Thread(target=assistant.ask, args=("How do I copy a file?",))
+    request.start()
+    request.join()
+    assert len(callers) >= 3  # the question, the dense scores, the answer's sentences
+    assert all(name.startswith("model") for name in callers)
 
 
 def test_the_served_weight_is_the_one_evaluation_chose(

@@ -17,15 +17,12 @@ the answer is not quoted as if it did).
 from __future__ import annotations
 
 import math
-import os
 import re
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from .config import Mode, Settings
 from .embeddings import ModelError, load_model
@@ -176,12 +173,7 @@ def cited_numbers(text: str) -> set[int]:
 
 
 def build_assistant(settings: Settings) -> Assistant:
-    """Load the index and the embedding model: what the service does once at start-up.
-
-    The model runs on a pool of its own, as many threads as the cores hold calls, not on
-    whichever request thread asks: more calls at once only contend, and every thread that
-    has run the model keeps megabytes of freed buffers (docs/DESIGN.md, "How fast").
-    """
+    """Load the index and the embedding model: what the service does once at start-up."""
     index = Index.load(settings.path(settings.index_dir))
     built_with = index.manifest.get("embedding_model")
     if built_with != settings.embedding_model:  # its vectors mean nothing to another model
@@ -190,11 +182,9 @@ def build_assistant(settings: Settings) -> Assistant:
             "run `make train`"
         )
     model = load_model(settings)
-    calls = max(1, (os.cpu_count() or 1) // torch.get_num_threads())
-    pool = ThreadPoolExecutor(max_workers=calls, thread_name_prefix="model")
 
     def encode_texts(texts: list[str]) -> np.ndarray:
-        return pool.submit(encode, model, texts, max(len(texts), 1)).result()
+        return encode(model, texts, batch_size=max(len(texts), 1))  # one batch
 
     return Assistant(Retriever(index, settings, encode_texts), settings)
 

@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     # retrieval: fixed values, except the fusion weight, chosen on the dev split
     retriever: Mode = "hybrid"
     top_k: int = Field(5, ge=1, le=20)  # the most /ask accepts for k
+    passages_per_source: int = Field(
+        2, ge=1, description="Results list at most this many passages of one document "
+        "before the next-best of other documents: five results span three documents or more"
+    )  # fmt: skip
     dense_weight: float | None = Field(
         None, ge=0, le=1, description="Weight w of the cosine in hybrid's score, (1 - w) * "
         "bm25 / best_bm25 + w * cosine. Unset: the weight `make train` chose on the dev split"

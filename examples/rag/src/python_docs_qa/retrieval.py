@@ -15,11 +15,15 @@ dense alone.
 from __future__ import annotations
 
 import json
+import os
 import re
+from collections import Counter
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import bm25s
 import numpy as np
@@ -32,6 +36,7 @@ from .ops.fusion import UNFITTED
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
+T = TypeVar("T")
 INDEX_FILES = ("passages.jsonl", "embeddings.npy", "manifest.json")
 EVALUATION_FILE = "evaluation.json"  # written by `make train` beside the index it scored
 _TOKEN = re.compile(r"[a-z0-9]+")
@@ -67,8 +72,9 @@ def _stem(token: str) -> str:
 
 def encode(model: SentenceTransformer, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
     """Unit-length float32 vectors, so a dot product is the cosine similarity: passages
-    at ingest and questions at search time both go through here."""
-    vectors = model.encode(
+    at ingest and questions at search time both go through here, on the model threads."""
+    vectors = on_model_threads(
+        model.encode,
         list(texts),
         batch_size=batch_size,
         normalize_embeddings=True,
@@ -76,6 +82,23 @@ def encode(model: SentenceTransformer, texts: Sequence[str], batch_size: int = 3
         show_progress_bar=False,
     )
     return np.asarray(vectors, dtype=np.float32)
+
+
+def on_model_threads(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``function(*args, **kwargs)`` run on the process's model threads, where every torch
+    call of this project runs. Torch gives each thread that calls it a team of OpenMP
+    threads, and once two threads of a process had called it, every call on a 2-core
+    machine took twice as long (docs/DESIGN.md, "How fast is an answer"); each thread
+    that has run the model also keeps megabytes of freed buffers."""
+    return _model_threads().submit(function, *args, **kwargs).result()
+
+
+@cache
+def _model_threads() -> ThreadPoolExecutor:
+    """As many threads as the cores hold calls (made at first use, after the server has
+    set torch's thread count): more calls at once would only contend."""
+    calls = max(1, (os.cpu_count() or 1) // torch.get_num_threads())
+    return ThreadPoolExecutor(max_workers=calls, thread_name_prefix="model")
 
 
 @dataclass(frozen=True)
@@ -183,8 +206,11 @@ class Retriever:
 
     def dense_scores(self, vector: np.ndarray) -> np.ndarray:
         """Cosine similarity of every passage to the question (vectors are unit length)."""
+        return on_model_threads(self._cosines, torch.from_numpy(vector))
+
+    def _cosines(self, vector: torch.Tensor) -> np.ndarray:
         with torch.inference_mode():
-            return (self._matrix @ torch.from_numpy(vector)).numpy()
+            return (self._matrix @ vector).numpy()
 
     def bm25_scores(self, question: str) -> np.ndarray:
         """BM25 score of every passage (zeros when no word of the question is indexed)."""
@@ -212,12 +238,23 @@ class Retriever:
         return float((rows * question_vector).sum(axis=1).max())
 
     def _top(self, scores: np.ndarray, k: int, positive_only: bool = False) -> list[Hit]:
-        """The ``k`` best-scoring passages, ties broken by position (deterministic)."""
-        k = min(k, len(scores))
-        if k == 0:
+        """The ``k`` best-scoring passages, ties broken by position (deterministic), with
+        at most ``passages_per_source`` of one document ahead of the rest: a document's
+        further passages move below every other document's, so five results are chances
+        at three pages or more, not five neighbouring passages of one wrong page. A corpus
+        of one document still returns ``k``. Only the best ``20 * k`` are ordered."""
+        pool = min(20 * k, len(scores))
+        if pool == 0:
             return []
-        top = np.argpartition(-scores, k - 1)[:k]
+        top = np.argpartition(-scores, pool - 1)[:pool]
         top = top[np.lexsort((top, -scores[top]))]
         if positive_only:  # a BM25 score of 0 means no shared word: not a match
             top = top[scores[top] > 0]
-        return [Hit(self.index.passages[i], float(scores[i]), int(i)) for i in top]
+        cap, listed = self.settings.passages_per_source, Counter[str]()
+        ahead: list[int] = []
+        behind: list[int] = []
+        for i in top.tolist():
+            source = self.index.passages[i].source
+            listed[source] += 1
+            (ahead if listed[source] <= cap else behind).append(i)
+        return [Hit(self.index.passages[i], float(scores[i]), i) for i in (ahead + behind)[:k]]
