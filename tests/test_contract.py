@@ -65,6 +65,7 @@ SHARED = [
     ("classifier", "config.py", "test_size", float, contract.TEST_SIZE),
     ("rag", "documents.py", "DOCUMENT_SUFFIXES", set, contract.CORPUS_SUFFIXES),
     ("rag", "documents.py", "MAX_FILE_BYTES", int, contract.MAX_CORPUS_FILE_BYTES),
+    ("rag", "documents.py", "BUILD_EXTRAS", set, contract.CORPUS_BUILD_EXTRAS),
     *[(kind, "ops/readme_blocks.py", "SUMMARY_FILE", str, contract.SUMMARY_FILE) for kind in KINDS],
 ]
 

@@ -15,6 +15,12 @@ NULL_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", "?", "-", "#n/a
 # Documents the rag template can read, and the largest file it accepts.
 CORPUS_SUFFIXES = frozenset({".md", ".markdown", ".rst", ".txt", ".html", ".htm", ".pdf"})
 MAX_CORPUS_FILE_BYTES = 20 * 1024 * 1024
+# What a documentation build writes beside its pages, never read as documents: Sphinx's
+# second copy of every page's source (_sources/, as .txt), its highlighted code
+# (_modules/) and its index pages, which list names rather than say anything; a 404 page.
+CORPUS_BUILD_EXTRAS = frozenset(
+    {"_sources", "_modules", "genindex.html", "py-modindex.html", "404.html"}
+)
 # Share of the classifier's rows kept back as the test split (its config.py).
 TEST_SIZE = 0.2
 # Written by every project's `make report`; read by `mlportfolio check`.

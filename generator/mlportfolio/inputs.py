@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlportfolio.contract import (
+    CORPUS_BUILD_EXTRAS,
     CORPUS_SUFFIXES,
     MAX_CORPUS_FILE_BYTES,
     NULL_TOKENS,
@@ -336,7 +337,10 @@ def check_corpus(corpus: Path) -> list[Path]:
         for path in corpus.rglob("*")
         if path.is_file()
         and path.suffix.lower() in CORPUS_SUFFIXES
-        and not any(part.startswith(".") for part in path.relative_to(corpus).parts)
+        and not any(
+            part.startswith(".") or part in CORPUS_BUILD_EXTRAS
+            for part in path.relative_to(corpus).parts
+        )
     )
     if not documents:
         raise DataError(

@@ -250,6 +250,24 @@ def test_bad_file_is_skipped_with_one_line(
     assert all(p.source != name for p in corpus.passages)
 
 
+def test_a_docs_build_folder_is_read_for_its_pages_only(
+    fresh_root: Path, make_settings: MakeSettings
+) -> None:
+    site = fresh_root / "corpus" / "site"
+    pages = {"guide.html": "<h1>Guide</h1><p>Retention is seven years.</p>",
+             "_sources/guide.rst.txt": "Guide\n=====\n\nRetention is seven years.\n",
+             "_modules/pkg/core.html": "<h1>Source code</h1><p>def keep(): ...</p>",
+             "genindex.html": "<h1>Index</h1><p>keep() (in module pkg)</p>",
+             "404.html": "<h1>Page not found</h1>"}  # fmt: skip
+    for name, text in pages.items():
+        (site / name).parent.mkdir(parents=True, exist_ok=True)
+        (site / name).write_text(text, encoding="utf-8")
+    corpus = ingest.read_corpus(make_settings(fresh_root))
+    built = {p.source for p in corpus.passages if p.source.startswith("site/")}
+    assert built == {"site/guide.html"}
+    assert not corpus.skipped  # left out as not documents, not skipped as broken
+
+
 def test_huge_file_is_skipped(
     fresh_root: Path, make_settings: MakeSettings, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -23,6 +23,10 @@ from docutils.parsers.rst.languages import en
 # The corpus contract: which files ingest reads, and how large one may be.
 DOCUMENT_SUFFIXES = frozenset({".md", ".markdown", ".rst", ".txt", ".html", ".htm", ".pdf"})
 MAX_FILE_BYTES = 20 * 1024 * 1024
+# What a documentation build writes beside its pages, never read as documents: Sphinx's
+# second copy of every page's source (_sources/, as .txt), its highlighted code
+# (_modules/) and its index pages, which list names rather than say anything; a 404 page.
+BUILD_EXTRAS = frozenset({"_sources", "_modules", "genindex.html", "py-modindex.html", "404.html"})
 
 
 @dataclass(frozen=True)

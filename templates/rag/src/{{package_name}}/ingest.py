@@ -25,7 +25,7 @@ import numpy as np
 from . import documents
 from .chunking import Passage, chunk_section
 from .config import Settings
-from .documents import DOCUMENT_SUFFIXES
+from .documents import BUILD_EXTRAS, DOCUMENT_SUFFIXES
 from .ops.cache import embed_passages, model_fingerprint
 from .ops.subset import subset
 
@@ -55,15 +55,19 @@ class Corpus:
 
 
 def corpus_files(corpus_dir: Path) -> list[Path]:
-    """Every candidate file below ``corpus_dir`` (hidden files and folders left out)."""
+    """Every candidate file below ``corpus_dir``: hidden files and folders, and what a docs
+    build writes beside its pages (``BUILD_EXTRAS``), left out."""
     if not corpus_dir.is_dir():
         raise CorpusError(f"corpus folder {corpus_dir} does not exist: put documents there")
     files = sorted(
         path
         for path in corpus_dir.rglob("*")
         if path.is_file()
-        and not any(part.startswith(".") for part in path.relative_to(corpus_dir).parts)
         and path.suffix.lower() in DOCUMENT_SUFFIXES
+        and not any(
+            part.startswith(".") or part in BUILD_EXTRAS
+            for part in path.relative_to(corpus_dir).parts
+        )
     )
     if not files:
         raise CorpusError(
