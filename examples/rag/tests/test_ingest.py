@@ -139,6 +139,23 @@ def test_html_keeps_the_main_content_and_its_heading_ids(tmp_path: Path) -> None
         assert chrome not in text
 
 
+def test_html_api_entries_are_sections_linked_at_their_ids(tmp_path: Path) -> None:
+    """Sphinx writes each documented function as a ``<dt id>`` (and a ¶ permalink)."""
+    path = tmp_path / "api.html"
+    path.write_text(
+        '<title>API</title><main><h1>API<a class="headerlink" href="#api">¶</a></h1>'
+        '<p>Helpers.</p><dl class="py function"><dt class="sig sig-object py" id="pkg.keep">'
+        'pkg.keep(x)<a class="headerlink" href="#pkg.keep">¶</a></dt><dd><p>Keep x.</p></dd>'
+        "<dt>not an entry</dt><dd>Plain term.</dd></dl></main>"
+    )
+    sections = documents.read_file(path, "api.html")
+    assert [(s.title, s.anchor) for s in sections] == [
+        ("API", ""),
+        ("API › pkg.keep(x)", "pkg.keep"),
+    ]
+    assert sections[1].text.split("\n") == ["Keep x.", "not an entry", "Plain term."]
+
+
 def test_html_without_headings_is_titled_by_its_title_tag(tmp_path: Path) -> None:
     path = tmp_path / "faq.html"
     path.write_text("<title>Billing FAQ | Acme</title><p>Invoices go out monthly.</p>")

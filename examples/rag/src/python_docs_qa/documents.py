@@ -216,10 +216,11 @@ def rst_sections(text: str, source: str, title: str) -> Iterator[Section]:
         yield from _section(source, doc_title, heading, anchor, "\n\n".join(body))
 
 
-# HTML: the visible text of the main content, split at h1-h3 ----------------------------
+# HTML: the visible text of the main content, split at h1-h3 and at terms with an id ---
 _HIDDEN = frozenset({"script", "style", "noscript", "template", "svg", "nav", "aside",
                      "footer", "form", "button", "dialog"})  # fmt: skip
-_HEADINGS = ("h1", "h2", "h3")
+_HEADINGS = ("h1", "h2", "h3", "dt")  # a <dt> only with an id: how Sphinx marks each
+# documented function, class or glossary term, so each is a section, linked at its id
 
 
 class _Page(HTMLParser):
@@ -237,10 +238,10 @@ class _Page(HTMLParser):
             self._open.append("hidden")  # a page's header is chrome, an article's is not
         elif tag in ("main", "article") or dict(attrs).get("role") == "main":
             self._open.append("main")
-        elif tag == "title" or tag in _HEADINGS:
+        elif tag == "title" or (tag in _HEADINGS and (tag != "dt" or dict(attrs).get("id"))):
             self._open.append(tag)
             self._text, self._id = "", dict(attrs).get("id") or ""
-        if tag in ("p", "br", "li", "div", "tr", "pre"):
+        if tag in ("p", "br", "li", "div", "tr", "pre", "dt", "dd"):
             self.handle_data("\n")
 
     def handle_endtag(self, tag: str) -> None:
@@ -251,7 +252,7 @@ class _Page(HTMLParser):
         if kind == "title":
             self.title = self._text
         elif kind in _HEADINGS and "hidden" not in self._open:
-            name = " ".join(self._text.split())
+            name = " ".join(self._text.replace("¶", "").split())  # Sphinx's permalink sign
             self.items.append((name, "", self._id or slugify(name), "main" in self._open))
 
     def handle_data(self, data: str) -> None:
