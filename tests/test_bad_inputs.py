@@ -82,6 +82,8 @@ CASES = [
          "shadows a Python built-in module"),
     Case("name-shadows-library", ("new", "rag", DEST, "--name", "mlflow"), D,
          "shadows a library the project imports"),
+    Case("name-shadows-installed", ("new", "rag", DEST, "--name", "jinja2"), D,
+         "shadows the installed package at"),
     Case("dest-name-invalid", ("new", "rag", "{tmp}/my.proj"), D, "invalid project name"),
     # destinations
     Case("dest-not-empty", ("new", "rag", "{tmp}/full"), D, "already exists and is not empty",

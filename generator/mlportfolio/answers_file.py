@@ -12,11 +12,10 @@ from typing import Any
 import yaml
 from packaging.version import InvalidVersion, Version
 
+from mlportfolio.contract import ANSWERS_FILE
 from mlportfolio.errors import DestinationError, ProjectError
 from mlportfolio.kinds import KINDS
 from mlportfolio.names import package_name
-
-ANSWERS_FILE = ".copier-answers.yml"
 
 
 def read_answers(project: Path) -> dict[str, Any]:

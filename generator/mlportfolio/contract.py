@@ -23,6 +23,8 @@ CORPUS_BUILD_EXTRAS = frozenset(
 )
 # Share of the classifier's rows kept back as the test split (its config.py).
 TEST_SIZE = 0.2
+# Where copier records what a project was rendered with (its answers file).
+ANSWERS_FILE = ".copier-answers.yml"
 # Written by every project's `make report`; read by `mlportfolio check`.
 SUMMARY_FILE = "reports/walkthrough.json"
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import keyword
 import re
 import sys
+from pathlib import Path
 
+from mlportfolio.contract import ANSWERS_FILE
 from mlportfolio.errors import ProjectNameError
 
 NAME_RULE = "use 1-40 characters: letters, digits, '-', '_' or spaces, starting with a letter"
@@ -64,4 +67,27 @@ def package_name(project_name: str) -> str:
             "which shadows a library the project imports",
             "choose another name, e.g. add a suffix like '-project'",
         )
+    installed = _installed_module(package)
+    if installed is not None:
+        raise ProjectNameError(
+            f"project name {project_name!r} becomes package {package!r}, "
+            f"which shadows the installed package at {installed}",
+            "choose another name, e.g. add a suffix like '-project'",
+        )
     return package
+
+
+def _installed_module(package: str) -> Path | None:
+    """Where ``package`` is installed, unless it is a project mlportfolio rendered (whose
+    folder holds an answers file): a dependency of a dependency (``attrs``, ``yaml``) is
+    shadowed as surely as one the project imports, and `make install` would replace it."""
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or spec.origin is None:  # not importable, or a bare folder on the path
+        return None
+    location = Path(spec.origin).parent
+    if any((folder / ANSWERS_FILE).is_file() for folder in location.parents):
+        return None
+    return location
