@@ -344,7 +344,8 @@ def check_corpus(corpus: Path) -> list[Path]:
     )
     if not documents:
         raise DataError(
-            f"corpus folder {corpus} has no .md, .rst, .txt, .html or .pdf files",
+            f"corpus folder {corpus} has no .md, .rst, .txt, .html or .pdf files outside "
+            "hidden folders and docs-build extras (_sources/, genindex.html)",
             "add documents to it or point --corpus at the folder that has them",
         )
     for document in documents:

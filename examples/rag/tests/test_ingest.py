@@ -139,6 +139,18 @@ def test_html_keeps_the_main_content_and_its_heading_ids(tmp_path: Path) -> None
         assert chrome not in text
 
 
+def test_html_main_content_ends_where_its_role_main_tag_ends(tmp_path: Path) -> None:
+    """Sphinx's classic themes mark the content ``<div role="main">``, the sidebar after it."""
+    path = tmp_path / "guide.html"
+    path.write_text(
+        '<title>Guide</title><div class="body" role="main"><h1>Guide</h1>'
+        "<div><p>Retention is seven years.</p></div></div>"
+        '<div class="sphinxsidebar"><h3>Navigation</h3><p>Quick search</p></div>'
+    )
+    sections = documents.read_file(path, "guide.html")
+    assert [(s.title, s.text) for s in sections] == [("Guide", "Retention is seven years.")]
+
+
 def test_html_api_entries_are_sections_linked_at_their_ids(tmp_path: Path) -> None:
     """Sphinx writes each documented function as a ``<dt id>`` (and a ¶ permalink)."""
     path = tmp_path / "api.html"

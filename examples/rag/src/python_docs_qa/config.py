@@ -62,7 +62,8 @@ class Settings(BaseSettings):
     top_k: int = Field(5, ge=1, le=20)  # the most /ask accepts for k
     passages_per_source: int = Field(
         2, ge=1, description="Results list at most this many passages of one document "
-        "before the next-best of other documents: five results span three documents or more"
+        "before the next-best of other documents: at 2, five results span three documents "
+        "whenever three are among the candidates"
     )  # fmt: skip
     dense_weight: float | None = Field(
         None, ge=0, le=1, description="Weight w of the cosine in hybrid's score, (1 - w) * "

@@ -224,20 +224,28 @@ _HEADINGS = ("h1", "h2", "h3", "dt")  # a <dt> only with an id: how Sphinx marks
 
 
 class _Page(HTMLParser):
-    """The page's headings and text in reading order, each marked as inside ``<main>`` or
-    ``<article>`` or not; text in a hidden tag (script, menu, footer...) is never kept."""
+    """The page's headings and text in reading order, each marked as inside the main
+    content or not (``<main>``, ``<article>``, or any tag with ``role="main"``, as Sphinx
+    writes ``<div class="body" role="main">``); text in a hidden tag (script, menu,
+    footer...) is never kept."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.title = self._text = self._id = ""
         self.items: list[tuple[str | None, str, str, bool]] = []  # heading, text, id, in main
         self._open: list[str] = []  # the hidden, main, title and heading tags now open
+        self._main_tag: str | None = None  # the tag with role="main" now open (a <div>)
+        self._main_depth = 0  # how many tags of its name are open inside it
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == self._main_tag:
+            self._main_depth += 1
         if tag in _HIDDEN or (tag == "header" and "main" not in self._open):
             self._open.append("hidden")  # a page's header is chrome, an article's is not
         elif tag in ("main", "article") or dict(attrs).get("role") == "main":
             self._open.append("main")
+            if tag not in ("main", "article"):  # closed by its own end tag, not by </main>
+                self._main_tag, self._main_depth = tag, 0
         elif tag == "title" or (tag in _HEADINGS and (tag != "dt" or dict(attrs).get("id"))):
             self._open.append(tag)
             self._text, self._id = "", dict(attrs).get("id") or ""
@@ -245,6 +253,12 @@ class _Page(HTMLParser):
             self.handle_data("\n")
 
     def handle_endtag(self, tag: str) -> None:
+        if tag == self._main_tag:
+            self._main_depth -= 1
+            if self._main_depth < 0:  # the tag that opened the main content closes
+                self._main_tag = None
+                self._open.remove("main")
+            return
         kind = "hidden" if tag in _HIDDEN or tag == "header" else {"article": "main"}.get(tag, tag)
         if kind not in self._open:
             return
@@ -266,7 +280,7 @@ class _Page(HTMLParser):
 
 def _html_sections(text: str, source: str, title: str) -> Iterator[Section]:
     """Sections of the page's main content, titled by the page's ``<title>`` (without a
-    site name after `` | `` or `` - ``), else by its first heading."""
+    site name after `` | ``, `` - ``, `` – `` or `` — ``), else by its first heading."""
     page = _Page()
     page.feed(text)
     page.close()

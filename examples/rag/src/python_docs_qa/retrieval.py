@@ -240,9 +240,10 @@ class Retriever:
     def _top(self, scores: np.ndarray, k: int, positive_only: bool = False) -> list[Hit]:
         """The ``k`` best-scoring passages, ties broken by position (deterministic), with
         at most ``passages_per_source`` of one document ahead of the rest: a document's
-        further passages move below every other document's, so five results are chances
-        at three pages or more, not five neighbouring passages of one wrong page. A corpus
-        of one document still returns ``k``. Only the best ``20 * k`` are ordered."""
+        further passages move below every other document's, so with the cap at 2, five
+        results span three documents whenever the best ``20 * k`` (the ones ordered) hold
+        three, not five neighbouring passages of one wrong page. Scores are then no longer
+        in descending order. A corpus of one document still returns ``k``."""
         pool = min(20 * k, len(scores))
         if pool == 0:
             return []

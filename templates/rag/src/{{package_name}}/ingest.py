@@ -71,7 +71,8 @@ def corpus_files(corpus_dir: Path) -> list[Path]:
     )
     if not files:
         raise CorpusError(
-            f"corpus folder {corpus_dir} has no .md, .rst, .txt, .html or .pdf files: add some"
+            f"corpus folder {corpus_dir} has no .md, .rst, .txt, .html or .pdf files outside "
+            "hidden folders and docs-build extras (_sources/, genindex.html): add some"
         )
     return files
 
