@@ -89,7 +89,8 @@ def on_model_threads(function: Callable[..., T], *args: Any, **kwargs: Any) -> T
     call of this project runs. Torch gives each thread that calls it a team of OpenMP
     threads, and once two threads of a process had called it, every call on a 2-core
     machine took twice as long (docs/DESIGN.md, "How fast is an answer"); each thread
-    that has run the model also keeps megabytes of freed buffers."""
+    that has run the model also keeps megabytes of freed buffers. Never call it from a
+    function it runs: with one model thread, that call would wait on itself forever."""
     return _model_threads().submit(function, *args, **kwargs).result()
 
 
