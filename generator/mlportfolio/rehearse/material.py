@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from mlportfolio import check, contract, walkthrough
-from mlportfolio.answers_file import ANSWERS_FILE, read_answers
+from mlportfolio.answers_file import read_answers
+from mlportfolio.contract import ANSWERS_FILE
 from mlportfolio.errors import NotReadyError, ProjectError
 
 # Used only when a heading does not say "(about N min)" itself, as the template's do.
