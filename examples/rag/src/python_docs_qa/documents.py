@@ -219,8 +219,9 @@ def rst_sections(text: str, source: str, title: str) -> Iterator[Section]:
 # HTML: the visible text of the main content, split at h1-h3 and at terms with an id ---
 _HIDDEN = frozenset({"script", "style", "noscript", "template", "svg", "nav", "aside",
                      "footer", "form", "button", "dialog"})  # fmt: skip
-_HEADINGS = ("h1", "h2", "h3", "dt")  # a <dt> only with an id: how Sphinx marks each
-# documented function, class or glossary term, so each is a section, linked at its id
+# Headings open sections; a <dt> only when it has an id, which is how Sphinx marks each
+# documented function, class or glossary term (so each is a section, cited at its id).
+_HEADINGS = ("h1", "h2", "h3", "dt")
 
 
 class _Page(HTMLParser):
